@@ -1,0 +1,1 @@
+"""The ``tnas-pipeline`` command line: thin click commands over library functions."""

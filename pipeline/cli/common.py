@@ -1,0 +1,51 @@
+"""Pieces shared by the commands: the error-catching group, JSON output, device checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from pipeline.errors import UserError
+
+
+class PipelineGroup(click.Group):
+    """A click group that turns :class:`UserError` into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt as exc:
+            # TrainingInterrupted says where the checkpoint is and how to resume.
+            click.echo(f"{exc}" if str(exc) else "interrupted", err=True)
+            ctx.exit(130)
+
+
+def echo_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON on stdout."""
+    click.echo(json.dumps(obj, indent=2))
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` picks CUDA when available; asking for CUDA without it is a :class:`UserError`."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but PyTorch sees no CUDA GPU; "
+                        "use --device cpu")
+    return device
+
+
+device_option = click.option(
+    "--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]),
+    help="Where PyTorch runs the network.")
+data_option = click.option(
+    "--data", "data", multiple=True, type=click.Path(path_type=str),
+    help="Folder of HR images (png/jpg/bmp); repeat for several.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON object on stdout.")

@@ -1,0 +1,33 @@
+"""Entry point of ``tnas-pipeline``."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline import __version__
+from pipeline.cli.baselines_cmd import baselines
+from pipeline.cli.common import PipelineGroup
+from pipeline.cli.evaluate_cmd import evaluate
+from pipeline.cli.train_cmd import train
+from pipeline.cli.upscale_cmd import upscale
+
+
+@click.group(cls=PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tnas-pipeline")
+def cli() -> None:
+    """Hardware-aware NAS for efficient super-resolution, from latency profile to deployed model.
+
+    \b
+    Examples:
+      tnas-pipeline train plain_cnn --minutes 3 -o runs/demo
+      tnas-pipeline evaluate runs/demo
+      tnas-pipeline evaluate --bicubic --scale 4 --json
+      tnas-pipeline upscale photo.png -o photo_x2.png --model runs/demo
+    """
+
+
+for command in (train, evaluate, upscale, baselines):
+    cli.add_command(command)
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,1 @@
+"""Super-resolution data: HR image loading, the LR degradation protocol, and training patches."""

@@ -1,0 +1,84 @@
+"""Op and activation constructors, by name (as DARTS' ``OPS``).
+
+Every op maps ``in_channels`` to ``out_channels`` at the LR resolution and keeps H×W. Plain layers
+(``conv1x1``, ``conv3x3``, ``conv5x5``) are one convolution followed by the activation. Block ops
+take an inner ``width`` (the kernel level of the trilevel search) and, like residual blocks in EDSR
+(Lim et al. 2017) and inverted residuals in MobileNetV2 (Sandler et al. 2018), add their input to
+their output when in and out channels agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from pipeline.registry import Registry
+
+ACTIVATIONS: Registry[Callable[[int], nn.Module]] = Registry("activation")
+ACTIVATIONS.add("none", lambda ch: nn.Identity())
+ACTIVATIONS.add("relu", lambda ch: nn.ReLU(inplace=True))
+ACTIVATIONS.add("lrelu", lambda ch: nn.LeakyReLU(0.1, inplace=True))
+ACTIVATIONS.add("prelu", lambda ch: nn.PReLU(ch))
+ACTIVATIONS.add("tanh", lambda ch: nn.Tanh())
+
+
+class OpSpec:
+    """How to build one op; ``uses_width`` says whether it takes an inner width."""
+
+    def __init__(self, build: Callable[[int, int, int | None, str], nn.Module], uses_width: bool):
+        self.build = build
+        self.uses_width = uses_width
+
+
+OPS: Registry[OpSpec] = Registry("op")
+
+
+def _conv(k: int) -> Callable[[int, int, int | None, str], nn.Module]:
+    def build(cin: int, cout: int, width: int | None, act: str) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), ACTIVATIONS.get(act)(cout))
+
+    return build
+
+
+OPS.add("conv1x1", OpSpec(_conv(1), uses_width=False))
+OPS.add("conv3x3", OpSpec(_conv(3), uses_width=False))
+OPS.add("conv5x5", OpSpec(_conv(5), uses_width=False))
+
+
+class ResidualBlock(nn.Module):
+    """conv k×k (in → width), activation, conv k×k (width → out), plus the input if shapes agree."""
+
+    def __init__(self, cin: int, cout: int, width: int, act: str, kernel: int = 3) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, kernel, padding=kernel // 2)
+        self.act = ACTIVATIONS.get(act)(width)
+        self.conv2 = nn.Conv2d(width, cout, kernel, padding=kernel // 2)
+        self.skip = cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv2(self.act(self.conv1(x)))
+        return x + y if self.skip else y
+
+
+class InvertedResidual(nn.Module):
+    """1×1 expand (in → width), depthwise k×k, 1×1 project (width → out), plus the input."""
+
+    def __init__(self, cin: int, cout: int, width: int, act: str, kernel: int = 3) -> None:
+        super().__init__()
+        self.expand = nn.Conv2d(cin, width, 1)
+        self.act1 = ACTIVATIONS.get(act)(width)
+        self.depthwise = nn.Conv2d(width, width, kernel, padding=kernel // 2, groups=width)
+        self.act2 = ACTIVATIONS.get(act)(width)
+        self.project = nn.Conv2d(width, cout, 1)
+        self.skip = cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.act2(self.depthwise(self.act1(self.expand(x)))))
+        return x + y if self.skip else y
+
+
+OPS.add("resblock3x3", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 3), uses_width=True))
+OPS.add("invres3x3", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 3), uses_width=True))
+OPS.add("invres5x5", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 5), uses_width=True))

@@ -1,0 +1,1 @@
+"""Training SR networks: the run directory, the loop, checkpoints and data parallelism."""

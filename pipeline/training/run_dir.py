@@ -1,0 +1,115 @@
+"""The self-describing run directory that training (and later search) writes.
+
+::
+
+    RUN/
+      arch.json           the architecture artifact
+      weights.safetensors final network weights
+      metrics.json        validation history and final scores, parameters, Mult-Adds
+      config.json         the training configuration (what --resume continues)
+      command.json        command line, date, machine, library versions
+      checkpoint.pt       model + optimiser + sampler state for --resume (tensors and plain data)
+
+Every file is written atomically. Weights load through safetensors and the checkpoint through
+``torch.load(weights_only=True)``: nothing user-supplied is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from pipeline.errors import UserError
+from pipeline.io_utils import atomic_path, write_json_atomic
+from pipeline.networks.architecture import Architecture
+from pipeline.networks.builder import SRNetwork, build_network
+
+
+class RunDir:
+    """Paths and readers/writers of one run directory."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    arch = property(lambda self: self.path / "arch.json")
+    weights = property(lambda self: self.path / "weights.safetensors")
+    metrics = property(lambda self: self.path / "metrics.json")
+    config = property(lambda self: self.path / "config.json")
+    command = property(lambda self: self.path / "command.json")
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+
+    def require(self, *files: Path) -> None:
+        """Raise a :class:`UserError` naming every missing file."""
+        if not self.path.is_dir():
+            raise UserError(f"{self.path}: no such run directory")
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise UserError(
+                f"{self.path}: run directory is missing {', '.join(missing)}; "
+                "finish or resume the run (tnas-pipeline train --resume -o RUN) first"
+            )
+
+    FILES = ("arch.json", "weights.safetensors", "metrics.json", "config.json", "command.json",
+             "checkpoint.pt")
+
+    def clear(self) -> None:
+        """Delete the files a run writes (and nothing else the folder may hold)."""
+        for name in self.FILES:
+            (self.path / name).unlink(missing_ok=True)
+
+    # -- weights and architecture ---------------------------------------------------------------
+    def save_weights(self, model: torch.nn.Module) -> None:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        with atomic_path(self.weights) as tmp:
+            save_file(state, str(tmp))
+
+    def load_model(self) -> tuple[Architecture, SRNetwork]:
+        """The run's architecture and its network with trained weights (CPU, eval mode)."""
+        self.require(self.arch, self.weights)
+        arch = Architecture.load(self.arch)
+        model = build_network(arch)
+        try:
+            state = load_file(str(self.weights))
+        except Exception as exc:  # safetensors raises its own error type on corrupt files
+            raise UserError(f"{self.weights}: cannot read weights ({exc})") from None
+        result = model.load_state_dict(state, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise UserError(
+                f"{self.weights}: weights do not match {self.arch.name} (missing "
+                f"{len(result.missing_keys)}, unexpected {len(result.unexpected_keys)} tensors); "
+                "the files come from different runs"
+            )
+        return arch, model.eval()
+
+    # -- json records ---------------------------------------------------------------------------
+    def write_json(self, path: Path, obj: Any) -> None:
+        write_json_atomic(path, obj)
+
+    def read_json(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(f"{path}: missing from the run directory") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"{path}: corrupt JSON ({exc}); delete the run and start again") from None
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        with atomic_path(self.checkpoint) as tmp:
+            torch.save(state, tmp)
+
+    def load_checkpoint(self) -> dict[str, Any]:
+        try:
+            return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise UserError(f"{self.checkpoint}: no checkpoint to resume from") from None
+        except Exception as exc:  # unpickling errors, truncated files
+            raise UserError(
+                f"{self.checkpoint}: corrupt checkpoint ({type(exc).__name__}); "
+                "start a new run instead of --resume"
+            ) from None

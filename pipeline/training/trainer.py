@@ -1,0 +1,242 @@
+"""The training loop: L1 loss, Adam, cosine schedule, periodic validation, atomic checkpoints.
+
+One process or many under ``torchrun`` (DDP). The main process validates on full images with the
+SR protocol, checkpoints at every validation, and writes the run directory; an interrupted run
+continues from its last checkpoint with ``--resume`` and, for an iteration budget, ends with the
+same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from pipeline.data.patches import PatchSampler
+from pipeline.errors import UserError
+from pipeline.evaluation import evaluate_folders
+from pipeline.inference import TorchUpscaler
+from pipeline.networks.architecture import Architecture
+from pipeline.networks.builder import build_network
+from pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE, count_complexity
+from pipeline.provenance import provenance
+from pipeline.training import distributed as D
+from pipeline.training.config import TrainConfig
+from pipeline.training.run_dir import RunDir
+from pipeline.training.schedule import cosine_lr
+
+
+def complexity_record(model: torch.nn.Module, scale: int) -> dict[str, Any]:
+    """Params and Mult-Adds at 1280×720 (or the nearest size the scale divides)."""
+    w, h = DEFAULT_OUTPUT_SIZE
+    size = (w - w % scale, h - h % scale)
+    c = count_complexity(model, scale, size)
+    return {"params": c.params, "mult_adds": c.mult_adds, "output_size": list(size)}
+
+
+def validate(model: torch.nn.Module, cfg: TrainConfig) -> dict[str, Any]:
+    """Scores on the validation folders, without per-image detail."""
+    up = TorchUpscaler(model, cfg.scale, cfg.device)
+    result = evaluate_folders(up, [Path(p) for p in cfg.val_data])
+    model.train()
+    return {name: {k: v for k, v in s.items() if k != "per_image"}
+            for name, s in result["sets"].items()}
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after an interrupt once the current step finished and a checkpoint was written."""
+
+    def __init__(self, iteration: int, run: Path) -> None:
+        super().__init__(f"interrupted at iteration {iteration}; checkpoint saved, continue with "
+                         f"`tnas-pipeline train --resume -o {run}`")
+
+
+@contextlib.contextmanager
+def _deferred_interrupts(trainer: Trainer) -> Iterator[None]:
+    """Turn the first SIGINT/SIGTERM into a request to stop after the current step, so the
+    checkpoint never holds a half-applied optimiser step; a second SIGINT stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if trainer.stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        trainer.stop_requested = True
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    """Trains ``arch`` into ``run`` according to ``cfg``."""
+
+    def __init__(self, arch: Architecture, cfg: TrainConfig, run: RunDir,
+                 progress: bool = True) -> None:
+        if arch.scale != cfg.scale:
+            raise UserError(f"architecture is x{arch.scale} but --scale {cfg.scale} was asked for")
+        self.arch, self.cfg, self.run, self.progress = arch, cfg, run, progress
+        self.dist = D.init_distributed(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.model = build_network(arch).to(cfg.device)
+        self.sampler = PatchSampler([Path(p) for p in cfg.train_data], cfg.scale,
+                                    cfg.patch_size, seed=cfg.seed * 1000 + self.dist.rank)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.net: torch.nn.Module = (
+            DistributedDataParallel(self.model) if self.dist.enabled else self.model)
+        self.iteration, self.train_seconds = 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        self.checkpointed_at = -1  # iteration of the last checkpoint, the same on every rank
+        self.stop_requested = False
+
+    # -- state ----------------------------------------------------------------------------------
+    def progress_fraction(self) -> float:
+        if self.cfg.iters is not None:
+            return self.iteration / self.cfg.iters
+        return self.train_seconds / (self.cfg.minutes * 60.0)
+
+    def checkpoint(self) -> None:
+        self.checkpointed_at = self.iteration
+        states = D.gather_objects(self.dist, self.sampler.state())
+        if self.dist.is_main:
+            self.run.save_checkpoint({
+                "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "iteration": self.iteration, "train_seconds": self.train_seconds,
+                "sampler_states": states, "world_size": self.dist.world_size,
+                "history": self.history,
+            })
+        D.barrier(self.dist)
+
+    def restore(self) -> None:
+        ck = self.run.load_checkpoint()
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.iteration, self.train_seconds = int(ck["iteration"]), float(ck["train_seconds"])
+        self.checkpointed_at = self.iteration
+        self.history = list(ck["history"])
+        states = ck["sampler_states"]
+        if len(states) == self.dist.world_size:
+            self.sampler.set_state(states[self.dist.rank])
+        elif self.dist.is_main:
+            tqdm.write(f"resuming with {self.dist.world_size} processes instead of {len(states)}: "
+                       "batches are drawn afresh from the seed")
+
+    # -- loop -----------------------------------------------------------------------------------
+    def _step(self) -> float:
+        lr_img, hr_img = self.sampler.sample(self.cfg.batch_size)
+        lr_img, hr_img = lr_img.to(self.cfg.device), hr_img.to(self.cfg.device)
+        for group in self.opt.param_groups:
+            group["lr"] = cosine_lr(self.progress_fraction(), self.cfg.lr, self.cfg.lr_final)
+        loss = F.l1_loss(self.net(lr_img), hr_img)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return float(loss.item())
+
+    def _validate_and_checkpoint(self, loss: float) -> dict[str, Any] | None:
+        val = validate(self.model, self.cfg) if self.dist.is_main else None
+        if val is not None:
+            self.history.append({
+                "iteration": self.iteration, "train_seconds": round(self.train_seconds, 2),
+                "loss": loss, "val": val,
+            })
+        self.checkpoint()
+        return val
+
+    def fit(self) -> dict[str, Any]:
+        """Train to the end of the budget; return the metrics record."""
+        cfg, main = self.cfg, self.dist.is_main
+        by_iters = cfg.iters is not None
+        # An iteration budget counts iterations; a minutes budget counts training seconds.
+        bar = tqdm(total=cfg.iters if by_iters else round(cfg.minutes * 60),
+                   initial=self.iteration if by_iters else round(self.train_seconds),
+                   unit="it" if by_iters else "s", disable=not (self.progress and main),
+                   desc=f"train {self.arch.name} x{cfg.scale}", dynamic_ncols=True,
+                   bar_format=None if by_iters else
+                   "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
+        loss, last_val = float("nan"), None
+        self.model.train()
+        with _deferred_interrupts(self):
+            while not D.any_rank(self.dist, self.progress_fraction() >= 1.0):
+                if D.any_rank(self.dist, self.stop_requested):
+                    bar.close()
+                    if self.checkpointed_at != self.iteration:
+                        self.checkpoint()
+                    raise TrainingInterrupted(self.iteration, self.run.path)
+                t0 = time.perf_counter()
+                loss = self._step()
+                dt = time.perf_counter() - t0
+                self.iteration += 1
+                self.train_seconds += dt
+                bar.update(1 if by_iters else min(dt, max(0.0, bar.total - bar.n)))
+                if self.iteration % cfg.val_every == 0:
+                    last_val = self._validate_and_checkpoint(loss) or last_val
+                    if last_val:
+                        psnr = next(iter(last_val.values()))["psnr_y"]
+                        bar.set_postfix(loss=f"{loss:.4f}", val_psnr=f"{psnr:.2f}")
+                elif self.iteration % 20 == 0:
+                    bar.set_postfix(loss=f"{loss:.4f}")
+        bar.close()
+        if self.checkpointed_at != self.iteration:
+            self._validate_and_checkpoint(loss)
+        metrics = self._metrics() if main else {}
+        if main:
+            self.run.save_weights(self.model)
+            self.run.write_json(self.run.metrics, metrics)
+        D.barrier(self.dist)
+        return metrics
+
+    def _metrics(self) -> dict[str, Any]:
+        last = self.history[-1]
+        return {
+            "arch": self.arch.name, "scale": self.cfg.scale, "iterations": self.iteration,
+            "train_seconds": round(self.train_seconds, 2),
+            "budget": {"iters": self.cfg.iters, "minutes": self.cfg.minutes},
+            "world_size": self.dist.world_size,
+            **complexity_record(self.model, self.cfg.scale),
+            "val": last["val"], "history": self.history,
+        }
+
+
+def train(arch: Architecture, cfg: TrainConfig, out: str | Path, resume: bool = False,
+          overwrite: bool = False, progress: bool = True,
+          argv: list[str] | None = None) -> dict[str, Any]:
+    """Train into run directory ``out``: a new one, an existing one with ``resume``, or an
+    existing one started afresh with ``overwrite``."""
+    run = RunDir(out)
+    if resume:
+        run.require(run.arch, run.config, run.checkpoint)
+    elif not overwrite and (run.checkpoint.exists() or run.weights.exists()):
+        raise UserError(f"{run.path} already holds a run; pass --resume to continue it, "
+                        "--overwrite to start it afresh, or choose another -o directory")
+    # Data and architecture are checked here, before anything in ``out`` is touched.
+    trainer = Trainer(arch, cfg, run, progress=progress)
+    try:
+        if trainer.dist.is_main and not resume:
+            run.clear()
+            run.path.mkdir(parents=True, exist_ok=True)
+            arch.save(run.arch)
+            run.write_json(run.config, cfg.to_dict())
+        if trainer.dist.is_main:
+            run.write_json(run.command, provenance(argv))
+        D.barrier(trainer.dist)
+        if resume:
+            trainer.restore()
+        return trainer.fit()
+    finally:
+        D.shutdown(trainer.dist)

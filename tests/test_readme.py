@@ -1,0 +1,18 @@
+"""The README's two opening commands exist and CI runs the second one verbatim."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = text.split("```bash", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
+    main, tests = _readme_commands()
+    assert "tnas-pipeline" in main and "pytest" in tests
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert tests in ci
