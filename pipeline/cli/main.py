@@ -8,6 +8,7 @@ from pipeline import __version__
 from pipeline.cli.baselines_cmd import baselines
 from pipeline.cli.common import PipelineGroup
 from pipeline.cli.evaluate_cmd import evaluate
+from pipeline.cli.profile_cmd import profile
 from pipeline.cli.train_cmd import train
 from pipeline.cli.upscale_cmd import upscale
 
@@ -23,10 +24,11 @@ def cli() -> None:
       tnas-pipeline evaluate runs/demo
       tnas-pipeline evaluate --bicubic --scale 4 --json
       tnas-pipeline upscale photo.png -o photo_x2.png --model runs/demo
+      tnas-pipeline profile --device cpu -o hardware_profiles/cpu.json
     """
 
 
-for command in (train, evaluate, upscale, baselines):
+for command in (train, evaluate, upscale, baselines, profile):
     cli.add_command(command)
 
 if __name__ == "__main__":

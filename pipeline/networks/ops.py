@@ -79,6 +79,23 @@ class InvertedResidual(nn.Module):
         return x + y if self.skip else y
 
 
+class ConvExpandBlock(nn.Module):
+    """conv 3×3 (in → width), activation, conv 1×1 (width → out), plus the input: half the
+    cost of a residual block at the same width, with a 3×3 receptive field."""
+
+    def __init__(self, cin: int, cout: int, width: int, act: str) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 3, padding=1)
+        self.act = ACTIVATIONS.get(act)(width)
+        self.conv2 = nn.Conv2d(width, cout, 1)
+        self.skip = cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv2(self.act(self.conv1(x)))
+        return x + y if self.skip else y
+
+
 OPS.add("resblock3x3", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 3), uses_width=True))
+OPS.add("conv3x3_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a), uses_width=True))
 OPS.add("invres3x3", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 3), uses_width=True))
 OPS.add("invres5x5", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 5), uses_width=True))
