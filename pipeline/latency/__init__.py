@@ -1,0 +1,1 @@
+"""Latency: block enumeration, measurement backends, lookup tables, calibration, estimates."""

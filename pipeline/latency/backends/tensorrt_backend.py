@@ -1,0 +1,86 @@
+"""TensorRT backend: each block's ONNX export, built as a strongly typed engine, timed on the GPU.
+
+The deployment runtime of NVIDIA GPUs and Jetsons (REFERENCE.md, "TensorRT facts"): the block is
+exported to ONNX in FP32 or FP16 (strong typing takes the precision from the ONNX types, the path
+that works on TensorRT 10.x and 11.x), built with one profile at min = opt = max = the block's
+input shape (tactics are tuned at ``opt``), with a timing cache per GPU model and TensorRT
+version so rebuilds pick the same kernels, and timed with CUDA events around ``execute_async_v3``
+on a non-default stream (:class:`export.trt.runner.TrtRunner`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from export.trt.availability import require_tensorrt
+from export.trt.cuda import gpu_info
+from export.trt.engine import build_engine
+from export.trt.runner import TrtRunner
+from pipeline.errors import UserError
+from pipeline.latency.backends.base import (
+    BACKENDS,
+    LatencyBackend,
+    MeasureProtocol,
+    export_onnx_bytes,
+)
+from pipeline.latency.stats import TimingStats
+
+ONNX_INPUT = "input"  # the input name export_onnx_bytes gives the graph
+PRECISIONS = ("fp32", "fp16")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "gpu"
+
+
+@BACKENDS.register("trt")
+class TensorRTBackend(LatencyBackend):
+    """Times TensorRT engines of single blocks on one NVIDIA GPU (desktop, server or Jetson)."""
+
+    name = "tensorrt"
+
+    def __init__(self, device: str = "cuda", precision: str = "fp32", threads: int | None = None,
+                 cache_dir: str | None = None) -> None:
+        # First, so that a machine without TensorRT gets the install line before anything else.
+        self.trt = require_tensorrt()
+        super().__init__(device, precision, threads, cache_dir)
+        if device == "cpu":
+            raise UserError("TensorRT runs only on NVIDIA GPUs; profile --device cpu with "
+                            "--runtime ort")
+        if precision not in PRECISIONS:
+            raise UserError(f"TensorRT precision {precision!r} is not supported; use "
+                            f"--precision {' or '.join(PRECISIONS)}")
+        # Opens the GPU once now, so a missing CUDA binding or GPU is reported at construction.
+        self.gpu = gpu_info()
+
+    def timing_cache_path(self) -> Path | None:
+        """``<cache_dir>/trt-<gpu>-trt<version>.timing_cache``, or ``None`` without a cache_dir.
+
+        A cache is only valid for one GPU model and TensorRT version, hence both in the name.
+        """
+        if not self.cache_dir:
+            return None
+        return Path(self.cache_dir) / (f"trt-{_slug(self.gpu['gpu'])}-"
+                                       f"trt{self.trt.__version__}.timing_cache")
+
+    def measure(self, module: torch.nn.Module, input_shape: tuple[int, ...],
+                protocol: MeasureProtocol) -> TimingStats:
+        shape = tuple(int(d) for d in input_shape)
+        onnx_bytes = export_onnx_bytes(module, shape, fp16=self.precision == "fp16")
+        plan = build_engine(onnx_bytes, {ONNX_INPUT: (shape, shape, shape)},
+                            timing_cache_path=self.timing_cache_path())
+        with TrtRunner(plan) as runner:
+            samples = runner.time_ms(protocol.warmup, protocol.repeats, protocol.min_seconds)
+        return TimingStats.from_samples(samples)
+
+    def describe(self) -> dict[str, Any]:
+        return {"runtime": "tensorrt", "version": str(self.trt.__version__),
+                "precision": self.precision, "gpu": self.gpu["gpu"],
+                "compute_capability": self.gpu["compute_capability"],
+                "cuda_binding": self.gpu["cuda_binding"],
+                "timing": "GPU compute time, CUDA events around execute_async_v3 on a "
+                          "non-default stream"}

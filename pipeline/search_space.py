@@ -1,0 +1,85 @@
+"""The search space as data, in one place (STYLE.md, convention 1).
+
+Three levels, as in Trilevel NAS (Wu et al., arXiv 2101.06658):
+
+* network level: how many cells are used (1 … ``max_cells``) and the upsampler;
+* cell level: the op on each of a cell's ``edges_per_cell`` chained edges (``ops``, whose order
+  is the column order of the architecture weights, as DARTS' ``PRIMITIVES``);
+* kernel level: the inner width of each op (``widths``), by weight-shared channel slicing.
+
+Every cell maps ``channels`` to ``channels`` at the LR resolution; the fixed parts are a 3×3 head
+(3 → ``channels``) and a nearest (anchor) global skip. The stable hash of these fields is
+recorded by every latency table and run, so a table of another space or scale is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The discrete choices the search makes; every field is part of the hash."""
+
+    # Cell level: ordered op primitives (all map channels → channels with an inner width).
+    ops: tuple[str, ...] = ("resblock3x3", "conv3x3_1x1", "invres3x3", "invres5x5")
+    # Kernel level: inner width choices of every op.
+    widths: tuple[int, ...] = (16, 32, 48, 64)
+    # Network level: at most this many cells, and the upsampler's conv kernel choices.
+    max_cells: int = 6
+    upsampler_kernels: tuple[int, ...] = (1, 3)
+    # Fixed: edges per cell, trunk channels, activation, global skip, scale.
+    edges_per_cell: int = 2
+    channels: int = 32
+    act: str = "relu"
+    # Nearest (the ABPN anchor): ONNX Runtime's bicubic Resize alone took 168 ms at 1280×720 on
+    # the 2-core CPU, more than most cells (measured with bench/lut_fidelity.py's backend).
+    global_skip: str = "nearest"
+    scale: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    @property
+    def hash(self) -> str:
+        """First 16 hex digits of the SHA-256 of the canonical JSON of the fields."""
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+    def with_scale(self, scale: int) -> SearchSpace:
+        return SearchSpace(**{**asdict(self), "scale": scale})
+
+    # -- discrete architectures -----------------------------------------------------------------
+    def architecture(self, cells: list[list[tuple[str, int]]], upsampler_kernel: int,
+                     name: str = "searched") -> Architecture:
+        """The architecture artifact for per-cell (op, width) choices and an upsampler kernel."""
+        c = self.channels
+        return Architecture(
+            name=name, scale=self.scale, head=Layer("conv3x3", c, "none"),
+            cells=tuple(Cell(tuple(Layer(op, c, self.act, width=w) for op, w in cell))
+                        for cell in cells),
+            upsampler=Upsampler("pixel_shuffle", upsampler_kernel), global_skip=self.global_skip,
+        )
+
+    def random_architecture(self, rng: np.random.Generator, name: str = "random") -> Architecture:
+        """A uniformly random member of the space (cell count, ops, widths, upsampler)."""
+        n = int(rng.integers(1, self.max_cells + 1))
+        cells = [[(self.ops[int(rng.integers(len(self.ops)))],
+                   self.widths[int(rng.integers(len(self.widths)))])
+                  for _ in range(self.edges_per_cell)] for _ in range(n)]
+        k = self.upsampler_kernels[int(rng.integers(len(self.upsampler_kernels)))]
+        return self.architecture(cells, k, name=name)
+
+
+DEFAULT_SPACE = SearchSpace()

@@ -1,0 +1,20 @@
+import pytest
+
+from pipeline.latency.backends.base import MeasureProtocol
+from pipeline.search_space import SearchSpace
+
+TINY_SIZE = (32, 16)  # output W×H: blocks run in microseconds
+FAST = MeasureProtocol(warmup=1, repeats=3)
+
+
+@pytest.fixture
+def tiny_space() -> SearchSpace:
+    return SearchSpace(ops=("resblock3x3", "invres3x3"), widths=(8, 16), max_cells=2,
+                       upsampler_kernels=(1, 3), channels=8)
+
+
+@pytest.fixture
+def ort_backend():
+    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    return OnnxRuntimeBackend(threads=1)

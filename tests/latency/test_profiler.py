@@ -1,0 +1,67 @@
+import json
+
+import pytest
+
+from pipeline.errors import UserError
+from pipeline.latency.blocks import space_blocks
+from pipeline.latency.lut import LatencyTable
+from pipeline.latency.profiler import check, profile
+from pipeline.search_space import SearchSpace
+from tests.latency.conftest import FAST, TINY_SIZE
+
+
+def _profile(backend, space, out, **kw):
+    return profile(backend, "cpu", space, TINY_SIZE, out, protocol=FAST, networks=4,
+                   progress=False, **kw)
+
+
+def test_profile_writes_a_calibrated_table_with_provenance(tmp_path, tiny_space, ort_backend):
+    table = _profile(ort_backend, tiny_space, tmp_path / "lut.json")
+    data = json.loads((tmp_path / "lut.json").read_text())
+    assert data["method"] == "measured" and data["search_space"]["hash"] == tiny_space.hash
+    assert len(data["entries"]) == len(space_blocks(tiny_space, TINY_SIZE, "fp32"))
+    assert data["runtime"]["runtime"] == "onnxruntime" and data["runtime"]["threads"] == 1
+    assert data["device"]["cpu"] and data["date"] and data["protocol"]["blocks"]["repeats"] == 3
+    cal = data["calibration"]
+    assert cal["networks"] == 4 and set(cal["in_sample"]) >= {"mape", "within_10pct"}
+    lo, hi = table.reachable_range()
+    assert 0 < lo < hi
+
+
+def test_interrupted_profile_resumes_without_remeasuring(tmp_path, tiny_space, ort_backend,
+                                                         monkeypatch):
+    calls, crashed = [], []
+    real = type(ort_backend).measure
+
+    def flaky(self, module, shape, protocol):
+        calls.append(shape)
+        if len(calls) == 4 and not crashed:
+            crashed.append(True)
+            raise RuntimeError("simulated crash")
+        return real(self, module, shape, protocol)
+
+    monkeypatch.setattr(type(ort_backend), "measure", flaky)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _profile(ort_backend, tiny_space, tmp_path / "lut.json")
+    assert len(LatencyTable.load(tmp_path / "lut.json").data["entries"]) == 3
+    calls.clear()
+    _profile(ort_backend, tiny_space, tmp_path / "lut.json", resume=True)
+    n_blocks = len(space_blocks(tiny_space, TINY_SIZE, "fp32"))
+    assert len(calls) == (n_blocks - 3) + 4  # the missing blocks, then the 4 networks
+
+
+def test_existing_table_needs_resume_and_matching_space(tmp_path, tiny_space, ort_backend):
+    _profile(ort_backend, tiny_space, tmp_path / "lut.json")
+    with pytest.raises(UserError, match="pass --resume"):
+        _profile(ort_backend, tiny_space, tmp_path / "lut.json")
+    other = SearchSpace(ops=("resblock3x3",), widths=(8,), max_cells=1, channels=8)
+    with pytest.raises(UserError, match="search space"):
+        _profile(ort_backend, other, tmp_path / "lut.json", resume=True)
+
+
+def test_check_reports_fidelity_on_fresh_networks(tmp_path, tiny_space, ort_backend):
+    table = _profile(ort_backend, tiny_space, tmp_path / "lut.json")
+    result = check(table, ort_backend, networks=3, progress=False)
+    assert result["networks"] == 3 and len(result["samples"]) == 3
+    assert 0 <= result["within_10pct"] <= 1 and result["mape"] >= 0
+    assert -1 <= result["kendall_tau"] <= 1
