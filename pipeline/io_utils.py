@@ -41,3 +41,17 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json_file(path: str | Path, missing: str, corrupt: str) -> Any:
+    """Parse a JSON file; a missing or unparsable file is a one-line ``UserError`` whose text
+    is ``"{path}: {missing}"`` or ``"{path}: {corrupt} (<parser message>)..."``."""
+    from pipeline.errors import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: {missing}")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: {corrupt.format(exc=exc)}") from None

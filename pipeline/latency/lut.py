@@ -12,12 +12,11 @@ architecture, and the fastest and slowest network the space can reach on the dev
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.io_utils import write_json_atomic
+from pipeline.io_utils import read_json_file, write_json_atomic
 from pipeline.latency.blocks import Block, architecture_blocks, space_blocks
 from pipeline.latency.stats import TimingStats
 from pipeline.networks.architecture import Architecture
@@ -50,12 +49,8 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         """Read and validate a LUT file; anything wrong is a one-line :class:`UserError`."""
         path = Path(path)
-        if not path.is_file():
-            raise UserError(f"{path}: no such latency table; make one with tnas-pipeline profile")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UserError(f"{path}: corrupt latency table ({exc}); profile again") from None
+        data = read_json_file(path, "no such latency table; make one with tnas-pipeline profile",
+                              "corrupt latency table ({exc}); profile again")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UserError(f"{path}: not a tnas-pipeline latency table")
         if data.get("version") != VERSION:

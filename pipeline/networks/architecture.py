@@ -32,7 +32,7 @@ from typing import Any
 
 from pipeline.data.degradation import SUPPORTED_SCALES
 from pipeline.errors import UserError
-from pipeline.io_utils import write_json_atomic
+from pipeline.io_utils import read_json_file, write_json_atomic
 from pipeline.networks.ops import ACTIVATIONS, OPS
 
 FORMAT = "tnas-pipeline/arch"
@@ -128,13 +128,8 @@ class Architecture:
     @classmethod
     def load(cls, path: str | Path) -> Architecture:
         """Read an artifact file; a missing or malformed file is a :class:`UserError`."""
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"{path}: no such architecture file")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UserError(f"{path}: not valid JSON ({exc}); pass an architecture JSON") from None
+        data = read_json_file(path, "no such architecture file",
+                              "not valid JSON ({exc}); pass an architecture JSON")
         return cls.from_dict(data, source=str(path))
 
 
