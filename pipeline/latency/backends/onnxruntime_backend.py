@@ -70,15 +70,14 @@ class OnnxRuntimeBackend(LatencyBackend):
         with torch.no_grad():
             out_shape = tuple(module.eval()(torch.zeros(input_shape)).shape)
         y = np.empty(out_shape, dtype=dtype)
-        device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
         binding = sess.io_binding()
-        binding.bind_input(sess.get_inputs()[0].name, "cpu", 0, dtype, x.shape,
-                           x.ctypes.data)
-        binding.bind_output(sess.get_outputs()[0].name, "cpu", 0, dtype, y.shape, y.ctypes.data)
-        if device == "cuda":
-            binding = sess.io_binding()
+        if self.providers[0] == "CUDAExecutionProvider":
             binding.bind_cpu_input(sess.get_inputs()[0].name, x)
             binding.bind_output(sess.get_outputs()[0].name, "cuda")
+        else:
+            binding.bind_input(sess.get_inputs()[0].name, "cpu", 0, dtype, x.shape, x.ctypes.data)
+            binding.bind_output(sess.get_outputs()[0].name, "cpu", 0, dtype, y.shape,
+                                y.ctypes.data)
         return TimingStats.from_samples(
             time_calls(lambda: sess.run_with_iobinding(binding), protocol))
 
