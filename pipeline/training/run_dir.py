@@ -16,7 +16,6 @@ Every file is written atomically. Weights load through safetensors and the check
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path, write_json_atomic
+from pipeline.io_utils import atomic_path, read_json_file
 from pipeline.networks.architecture import Architecture
 from pipeline.networks.builder import SRNetwork, build_network
 
@@ -86,17 +85,9 @@ class RunDir:
         return arch, model.eval()
 
     # -- json records ---------------------------------------------------------------------------
-    def write_json(self, path: Path, obj: Any) -> None:
-        write_json_atomic(path, obj)
-
     def read_json(self, path: Path) -> Any:
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            raise UserError(f"{path}: missing from the run directory") from None
-        except json.JSONDecodeError as exc:
-            raise UserError(
-                f"{path}: corrupt JSON ({exc}); delete the run and start again") from None
+        return read_json_file(path, "missing from the run directory",
+                              "corrupt JSON ({exc}); delete the run and start again")
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:

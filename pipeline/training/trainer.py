@@ -25,6 +25,7 @@ from pipeline.data.patches import PatchSampler
 from pipeline.errors import UserError
 from pipeline.evaluation import evaluate_folders
 from pipeline.inference import TorchUpscaler
+from pipeline.io_utils import write_json_atomic
 from pipeline.networks.architecture import Architecture
 from pipeline.networks.builder import build_network
 from pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE, count_complexity
@@ -197,7 +198,7 @@ class Trainer:
         metrics = self._metrics() if main else {}
         if main:
             self.run.save_weights(self.model)
-            self.run.write_json(self.run.metrics, metrics)
+            write_json_atomic(self.run.metrics, metrics)
         D.barrier(self.dist)
         return metrics
 
@@ -231,9 +232,9 @@ def train(arch: Architecture, cfg: TrainConfig, out: str | Path, resume: bool = 
             run.clear()
             run.path.mkdir(parents=True, exist_ok=True)
             arch.save(run.arch)
-            run.write_json(run.config, cfg.to_dict())
+            write_json_atomic(run.config, cfg.to_dict())
         if trainer.dist.is_main:
-            run.write_json(run.command, provenance(argv))
+            write_json_atomic(run.command, provenance(argv))
         D.barrier(trainer.dist)
         if resume:
             trainer.restore()
