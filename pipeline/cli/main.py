@@ -9,6 +9,7 @@ from pipeline.cli.baselines_cmd import baselines
 from pipeline.cli.common import PipelineGroup
 from pipeline.cli.evaluate_cmd import evaluate
 from pipeline.cli.profile_cmd import profile
+from pipeline.cli.search_cmd import search
 from pipeline.cli.train_cmd import train
 from pipeline.cli.upscale_cmd import upscale
 
@@ -25,10 +26,11 @@ def cli() -> None:
       tnas-pipeline evaluate --bicubic --scale 4 --json
       tnas-pipeline upscale photo.png -o photo_x2.png --model runs/demo
       tnas-pipeline profile --device cpu -o hardware_profiles/cpu.json
+      tnas-pipeline search --latency-budget 150ms --minutes 6 -o runs/s150
     """
 
 
-for command in (train, evaluate, upscale, baselines, profile):
+for command in (train, evaluate, upscale, baselines, profile, search):
     cli.add_command(command)
 
 if __name__ == "__main__":

@@ -22,20 +22,28 @@ from pipeline.errors import UserError
 class PatchSampler:
     """Draws batches of (LR, HR) float32 patches in [0, 1], shaped N×3×p×p and N×3×sp×sp."""
 
-    def __init__(self, folders: list[Path], scale: int, hr_patch: int, seed: int) -> None:
+    def __init__(self, folders: list[Path], scale: int, hr_patch: int, seed: int,
+                 part: tuple[int, int] | None = None) -> None:
+        """``part=(k, n)`` keeps every n-th image starting at the k-th (in folder order): the
+        disjoint splits a bilevel search trains weights and architecture on."""
         if hr_patch % scale:
             raise UserError(f"patch size {hr_patch} is not a multiple of scale {scale}")
         self.scale, self.hr_patch, self.lr_patch = scale, hr_patch, hr_patch // scale
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
-        for folder in folders:
-            for path in list_image_files(folder):
-                hr = as_rgb(load_image(path).pixels)
-                if min(hr.shape[:2]) < hr_patch:
-                    raise UserError(
-                        f"{path}: image is {hr.shape[1]}x{hr.shape[0]}, smaller than the "
-                        f"{hr_patch}x{hr_patch} training patch; lower --patch-size or remove it"
-                    )
-                self.pairs.append(make_pair(hr, scale))
+        files = [path for folder in folders for path in list_image_files(folder)]
+        if part is not None:
+            files = files[part[0]::part[1]]
+            if not files:
+                raise UserError("too few training images to split between weights and "
+                                "architecture; give --data with at least two images")
+        for path in files:
+            hr = as_rgb(load_image(path).pixels)
+            if min(hr.shape[:2]) < hr_patch:
+                raise UserError(
+                    f"{path}: image is {hr.shape[1]}x{hr.shape[0]}, smaller than the "
+                    f"{hr_patch}x{hr_patch} training patch; lower --patch-size or remove it"
+                )
+            self.pairs.append(make_pair(hr, scale))
         areas = np.array([lr.shape[0] * lr.shape[1] for lr, _ in self.pairs], dtype=np.float64)
         self.weights = areas / areas.sum()
         self.rng = np.random.default_rng(seed)

@@ -86,7 +86,8 @@ class Trainer:
     """Trains ``arch`` into ``run`` according to ``cfg``."""
 
     def __init__(self, arch: Architecture, cfg: TrainConfig, run: RunDir,
-                 progress: bool = True) -> None:
+                 progress: bool = True,
+                 init_state: dict[str, torch.Tensor] | None = None) -> None:
         if arch.scale != cfg.scale:
             raise UserError(f"architecture is x{arch.scale} but --scale {cfg.scale} was asked for")
         self.arch, self.cfg, self.run, self.progress = arch, cfg, run, progress
@@ -94,7 +95,10 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.model = build_network(arch).to(cfg.device)
+        self.model = build_network(arch)
+        if init_state is not None:  # weights inherited from a supernet (search fine-tuning)
+            self.model.load_state_dict(init_state)
+        self.model.to(cfg.device)
         self.sampler = PatchSampler([Path(p) for p in cfg.train_data], cfg.scale,
                                     cfg.patch_size, seed=cfg.seed * 1000 + self.dist.rank)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -215,10 +219,11 @@ class Trainer:
 
 
 def train(arch: Architecture, cfg: TrainConfig, out: str | Path, resume: bool = False,
-          overwrite: bool = False, progress: bool = True,
-          argv: list[str] | None = None) -> dict[str, Any]:
+          overwrite: bool = False, progress: bool = True, argv: list[str] | None = None,
+          init_state: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
     """Train into run directory ``out``: a new one, an existing one with ``resume``, or an
-    existing one started afresh with ``overwrite``."""
+    existing one started afresh with ``overwrite``. ``init_state`` starts from given weights
+    instead of a fresh initialisation (a searched network's fine-tuning)."""
     run = RunDir(out)
     if resume:
         run.require(run.arch, run.config, run.checkpoint)
@@ -226,7 +231,7 @@ def train(arch: Architecture, cfg: TrainConfig, out: str | Path, resume: bool = 
         raise UserError(f"{run.path} already holds a run; pass --resume to continue it, "
                         "--overwrite to start it afresh, or choose another -o directory")
     # Data and architecture are checked here, before anything in ``out`` is touched.
-    trainer = Trainer(arch, cfg, run, progress=progress)
+    trainer = Trainer(arch, cfg, run, progress=progress, init_state=init_state)
     try:
         if trainer.dist.is_main and not resume:
             run.clear()

@@ -1,0 +1,246 @@
+"""Benchmark: searched networks at several latency budgets against the baselines, side by side.
+
+On the shipped 2-core CPU profile (ONNX Runtime, 1 intra-op thread, 1280×720 output, ×2):
+
+1. measures every registered baseline's latency with the profile's runtime and protocol;
+2. trains, for the same ``--minutes`` on the same data (T91 + BSD200, 2 PyTorch threads), every
+   baseline that fits at least one budget, and runs ``search`` (search + fit + fine-tune, the
+   same minutes in total) at every budget;
+3. the ablation: ``--relaxation softmax`` (DARTS) at ``--ablation-budget``, against the
+   sparsestmax run at that budget;
+4. scores Set5 and Set14 ×2 (PSNR/SSIM on Y), measures every network's ONNX Runtime latency at
+   the end (no training running meanwhile) and compares it with the LUT's prediction;
+5. writes ``bench/results/search_budgets.{md,json}`` and ``search_pareto.png``.
+
+    python bench/search_budgets.py --budgets 60 200 400 --minutes 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import REPO, data_folder, machine, markdown_table
+from pipeline.evaluation import evaluate_folders
+from pipeline.inference import load_upscaler
+from pipeline.io_utils import write_json_atomic, write_text_atomic
+from pipeline.latency.backends.base import MeasureProtocol, get_backend
+from pipeline.latency.shipped import resolve_profile
+from pipeline.networks import BASELINES, baseline_architecture, build_network
+from pipeline.networks.complexity import lr_size
+from pipeline.search.config import SearchConfig
+from pipeline.search.run import run_search
+from pipeline.training.config import TrainConfig
+from pipeline.training.run_dir import RunDir
+from pipeline.training.trainer import train
+
+
+def measure_ms(model: torch.nn.Module, lut, repeats: int) -> dict[str, float]:
+    """Median and p90 latency with the LUT's runtime, threads and network protocol."""
+    rt = lut.data["runtime"]
+    backend = get_backend("ort", threads=rt.get("threads"))
+    w, h = lr_size(lut.output_size, lut.data["scale"])
+    stats = backend.measure(model.eval(), (1, 3, h, w), MeasureProtocol(warmup=3, repeats=repeats))
+    return {"median_ms": stats.median_ms, "p90_ms": stats.p90_ms}
+
+
+def scores(run: Path, eval_sets: list[Path]) -> dict[str, dict[str, float]]:
+    result = evaluate_folders(load_upscaler(run), eval_sets)
+    return {name: {k: s[k] for k in ("psnr_y", "ssim_y")} for name, s in result["sets"].items()}
+
+
+def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points not beaten by any other (lower latency and higher PSNR), by latency."""
+    front, best = [], -1.0
+    for lat, psnr in sorted(points):
+        if psnr > best:
+            front.append((lat, psnr))
+            best = psnr
+    return front
+
+
+def plot(records: list[dict], bicubic: dict, budgets: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    for ax, name in zip(axes, ("Set5", "Set14"), strict=True):
+        pts = []
+        for r in records:
+            lat, psnr = r["measured"]["median_ms"], r["scores"][name]["psnr_y"]
+            pts.append((lat, psnr))
+            marker = "o" if r["kind"] == "searched" else "s"
+            ax.scatter(lat, psnr, marker=marker, zorder=3,
+                       color="tab:blue" if r["kind"] == "searched" else "tab:gray")
+            ax.annotate(r["label"], (lat, psnr), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        front = pareto(pts)
+        ax.plot([p[0] for p in front], [p[1] for p in front], "--", color="tab:blue", lw=1,
+                label="Pareto front")
+        ax.axhline(bicubic[name], color="tab:red", lw=0.8, label="bicubic")
+        for b in budgets:
+            ax.axvline(b, color="k", lw=0.5, ls=":")
+        ax.set_xlabel("measured latency, ONNX Runtime CPU 1 thread, 1280×720 (ms)")
+        ax.set_ylabel(f"{name} ×2 PSNR-Y (dB)")
+        ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--budgets", type=float, nargs="+", default=[60.0, 200.0, 400.0])
+    ap.add_argument("--ablation-budget", type=float, default=200.0)
+    ap.add_argument("--minutes", type=float, default=6.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=10, help="timed runs per latency")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse finished runs in --out instead of training them again")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "search")
+    ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    lut = resolve_profile("cpu")
+    train_sets = [n for n in ("T91", "BSD200") if data_folder(n)]
+    if "BSD200" not in train_sets:
+        print("note: ../shared/data/BSD200 not found; training on T91 only", file=sys.stderr)
+    train_data = [str(data_folder(n)) for n in train_sets]
+    eval_sets = [data_folder("Set5"), data_folder("Set14")]
+    budgets = sorted(args.budgets)
+
+    # 1. Baseline latencies decide which baselines are trained.
+    base_lat = {}
+    for name in BASELINES.names():
+        base_lat[name] = measure_ms(build_network(baseline_architecture(name, 2)), lut,
+                                    args.repeats)
+        print(f"{name}: {base_lat[name]['median_ms']:.1f} ms", flush=True)
+    fitting = [n for n in BASELINES.names() if base_lat[n]["median_ms"] <= max(budgets)]
+
+    # 2. Training: baselines, then a search per budget, then the ablation.
+    runs = []
+    for name in fitting:
+        run = args.out / f"baseline-{name}"
+        if not (args.reuse and RunDir(run).weights.is_file()):
+            shutil.rmtree(run, ignore_errors=True)
+            cfg = TrainConfig(arch_source=name, scale=2, train_data=train_data,
+                              val_data=[str(eval_sets[0])], minutes=args.minutes, val_every=1000,
+                              seed=args.seed, threads=args.threads)
+            train(baseline_architecture(name, 2), cfg, run, argv=sys.argv)
+        runs.append({"kind": "baseline", "label": name, "run": run, "relaxation": None,
+                     "budget_ms": None})
+    jobs = [(b, "sparsestmax") for b in budgets] + [(args.ablation_budget, "softmax")]
+    for budget, relaxation in jobs:
+        run = args.out / f"search-{budget:g}ms-{relaxation}"
+        if not (args.reuse and (run / "search.json").is_file()):
+            cfg = SearchConfig(budget_ms=budget, lut=str(lut.path), relaxation=relaxation,
+                               train_data=train_data, val_data=[str(eval_sets[0])],
+                               minutes=args.minutes, seed=args.seed, threads=args.threads)
+            run_search(cfg, lut, run, overwrite=True, argv=sys.argv)
+        runs.append({"kind": "searched", "label": f"{budget:g} ms {relaxation}", "run": run,
+                     "relaxation": relaxation, "budget_ms": budget})
+
+    # 3. Scores, then latencies (nothing else running).
+    records = []
+    for r in runs:
+        rec = {k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()}
+        rec["scores"] = scores(r["run"], eval_sets)
+        metrics = RunDir(r["run"]).read_json(RunDir(r["run"]).metrics)
+        rec["params"], rec["mult_adds"] = metrics["params"], metrics["mult_adds"]
+        if r["kind"] == "searched":
+            s = RunDir(r["run"]).read_json(r["run"] / "search.json")
+            rec.update(predicted_ms=s["predicted_ms"], cells=s["cells"],
+                       search_seconds=s["search_seconds"], finetune_seconds=s["finetune_seconds"],
+                       derived_predicted_ms=s["derived_predicted_ms"])
+        records.append(rec)
+    for rec in records:
+        if rec["kind"] == "baseline":
+            rec["measured"] = base_lat[rec["label"]]
+        else:
+            _, model = RunDir(rec["run"]).load_model()
+            rec["measured"] = measure_ms(model, lut, args.repeats)
+        print(f"{rec['label']}: {rec['measured']['median_ms']:.1f} ms", flush=True)
+    bicubic_res = evaluate_folders(load_upscaler(None, bicubic=True, scale=2), eval_sets)
+    bicubic = {n: s["psnr_y"] for n, s in bicubic_res["sets"].items()}
+
+    # 4. Report.
+    date = dt.date.today().isoformat()
+    rows = []
+    for rec in records:
+        m = rec["measured"]["median_ms"]
+        s5, s14 = rec["scores"]["Set5"], rec["scores"]["Set14"]
+        pred = rec.get("predicted_ms")
+        ratio = f"{m / rec['budget_ms']:.2f}" if rec["budget_ms"] else "–"
+        rows.append([rec["label"], f"{rec['params']:,}", f"{rec['mult_adds'] / 1e9:.2f}",
+                     f"{pred:.1f}" if pred else "–", f"{m:.1f}", ratio,
+                     f"{s5['psnr_y']:.2f} / {s5['ssim_y']:.4f}",
+                     f"{s14['psnr_y']:.2f} / {s14['ssim_y']:.4f}"])
+    margins = []
+    for budget in budgets:
+        searched = next(r for r in records if r["budget_ms"] == budget
+                        and r["relaxation"] == "sparsestmax")
+        inside = [r for r in records if r["kind"] == "baseline"
+                  and r["measured"]["median_ms"] <= budget]
+        meas = searched["measured"]["median_ms"]
+        line = {"budget_ms": budget, "measured_ms": meas, "ratio": meas / budget,
+                "in_085_100": 0.85 * budget <= meas <= budget, "baselines": {}}
+        for b in inside:
+            line["baselines"][b["label"]] = {
+                n: searched["scores"][n]["psnr_y"] - b["scores"][n]["psnr_y"]
+                for n in ("Set5", "Set14")}
+        margins.append(line)
+    margin_rows = []
+    for m in margins:
+        versus = "; ".join(f"vs {b}: {d['Set5']:+.2f} / {d['Set14']:+.2f} dB"
+                           for b, d in m["baselines"].items()) or "no baseline fits"
+        margin_rows.append([f"{m['budget_ms']:g}", f"{m['measured_ms']:.1f}",
+                            f"{m['ratio']:.2f}", "yes" if m["in_085_100"] else "NO", versus])
+    abl = [r for r in records if r["budget_ms"] == args.ablation_budget and r["kind"] == "searched"]
+    abl_rows = [[r["relaxation"], f"{r['predicted_ms']:.1f}", f"{r['derived_predicted_ms']:.1f}",
+                 f"{r['measured']['median_ms']:.1f}",
+                 f"{(r['measured']['median_ms'] / args.ablation_budget - 1) * 100:+.1f} %",
+                 f"{r['scores']['Set5']['psnr_y']:.2f}", f"{r['scores']['Set14']['psnr_y']:.2f}"]
+                for r in abl]
+    cmd = (f"python bench/search_budgets.py --budgets {' '.join(f'{b:g}' for b in budgets)} "
+           f"--ablation-budget {args.ablation_budget:g} --minutes {args.minutes:g}")
+    report = "\n".join([
+        f"Searched networks against baselines, x2, {args.minutes:g} min of training each "
+        f"(search + fine-tune for searched networks) on {' + '.join(train_sets)}, "
+        f"{args.threads} PyTorch threads; latency: ONNX Runtime CPU, "
+        f"{lut.data['runtime'].get('threads')} thread, 1280×720 output, median of "
+        f"{args.repeats}; {machine()}; {date}.",
+        f"Command: `{cmd}`. Bicubic: Set5 {bicubic['Set5']:.2f}, Set14 {bicubic['Set14']:.2f}.",
+        "", markdown_table(["model", "params", "Mult-Adds (G)", "LUT predicted (ms)",
+                            "measured (ms)", "measured / budget", "Set5 PSNR / SSIM",
+                            "Set14 PSNR / SSIM"], rows),
+        "Per budget (searched, sparsestmax): measured latency and PSNR margin (Set5 / Set14) over "
+        "every baseline whose measured latency fits the budget.", "",
+        markdown_table(["budget (ms)", "measured (ms)", "measured / budget", "in [0.85, 1.0]",
+                        "margins"], margin_rows),
+        f"Ablation at {args.ablation_budget:g} ms: relaxation, LUT prediction after the fit and "
+        "of the network as derived (before the fit), measured latency, distance from the "
+        "budget, PSNR.", "",
+        markdown_table(["relaxation", "predicted after fit (ms)", "predicted as derived (ms)",
+                        "measured (ms)", "measured vs budget", "Set5", "Set14"], abl_rows),
+    ])
+    args.results.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.results / "search_budgets.md", report)
+    write_json_atomic(args.results / "search_budgets.json", {
+        "date": date, "machine": machine(), "command": cmd, "minutes": args.minutes,
+        "threads": args.threads, "train_sets": train_sets, "lut": str(lut.path),
+        "bicubic": bicubic, "records": records, "margins": margins})
+    plot(records, bicubic, budgets, args.results / "search_pareto.png")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

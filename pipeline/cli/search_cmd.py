@@ -1,0 +1,143 @@
+"""``tnas-pipeline search``: hardware-aware trilevel search under a latency budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.cli.common import data_option, echo_json, json_option, resolve_device
+from pipeline.errors import UserError
+
+
+def _relaxation_names() -> list[str]:
+    from pipeline.search.relaxations import RELAXATIONS
+
+    return [n for n in RELAXATIONS.names() if not n.startswith("sorted-")]
+
+
+@click.command()
+@click.option("--latency-budget", "budget", required=True,
+              help="Latency budget with a unit: 30ms, 30 ms or 0.03s (batch 1, one forward "
+                   "pass at the table's output size, on the target device).")
+@click.option("--device", "target", default="cpu", show_default=True,
+              help="Target device whose latency table the search uses: cpu (shipped, measured), "
+                   "jetson (shipped roofline estimate), cuda (profile first) or a LUT FILE.json.")
+@click.option("--scale", type=click.Choice(["2", "3", "4"]),
+              help="Upscaling factor [default: the table's].")
+@data_option
+@click.option("--val-data", multiple=True, type=click.Path(path_type=str),
+              help="Validation folder(s) [default: bundled Set5].")
+@click.option("--iters", type=int, help="Budget: iterations of search plus fine-tuning.")
+@click.option("--minutes", type=float, help="Budget: minutes of search plus fine-tuning steps.")
+@click.option("--search-fraction", default=0.4, show_default=True,
+              help="Share of the budget spent on the supernet; the rest fine-tunes.")
+@click.option("--relaxation", default="sparsestmax", show_default=True,
+              type=click.Choice(["sparsestmax", "sparsemax", "softmax"]),
+              help="Relaxation of the architecture weights (sparsestmax is sorted at the network "
+                   "level; softmax is the DARTS baseline).")
+@click.option("--penalty", default="lagrangian", show_default=True,
+              type=click.Choice(["hinge", "lagrangian"]),
+              help="How the expected latency is held to the budget: lagrangian pulls it to the "
+                   "budget from both sides, hinge only caps it (λ adapts either way).")
+@click.option("--param-weight", default=0.0, show_default=True,
+              help="Extra loss term: weight × expected parameters (millions).")
+@click.option("--mult-add-weight", default=0.0, show_default=True,
+              help="Extra loss term: weight × expected Mult-Adds (G).")
+@click.option("--headroom", default=0.03, show_default=True,
+              help="Fit the derived network into [0.9, 1 - headroom] × budget on the LUT.")
+@click.option("--batch-size", default=8, show_default=True, help="Search batch (per process).")
+@click.option("--patch-size", default=48, show_default=True, help="Search HR patch side.")
+@click.option("--finetune-batch-size", default=16, show_default=True,
+              help="Fine-tuning batch (per process).")
+@click.option("--finetune-patch-size", default=72, show_default=True,
+              help="Fine-tuning HR patch side.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", type=int, help="PyTorch intra-op threads [default: PyTorch's].")
+@click.option("--torch-device", default="cpu", show_default=True,
+              type=click.Choice(["cpu", "cuda", "auto"]),
+              help="Where PyTorch trains the supernet (not the target device).")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Run directory [default: runs/search-<budget>ms-<time>].")
+@click.option("--resume", is_flag=True, help="Continue the interrupted search run in -o.")
+@click.option("--overwrite", is_flag=True, help="Delete an existing run in -o and start afresh.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@json_option
+def search(budget, target, scale, data, val_data, iters, minutes, search_fraction, relaxation,
+           penalty, param_weight, mult_add_weight, headroom, batch_size, patch_size,
+           finetune_batch_size, finetune_patch_size, seed,
+           threads, torch_device, output, resume, overwrite, no_progress, as_json) -> None:
+    """Search for the best SR network whose latency on the target device fits the budget.
+
+    One phase, as Trilevel NAS: a supernet over network level (depth, upsampler), cell level
+    (op per edge) and kernel level (inner widths) is trained with first-order bilevel updates on
+    two halves of the training images, with the device's LUT-expected latency held to the
+    budget; the derived network is fitted to [0.9, 1.0] x budget on the LUT, inherits the
+    supernet's weights and is fine-tuned. The run directory works with train, evaluate, upscale
+    and export. Under torchrun, search and fine-tuning run data-parallel.
+
+    \b
+    Examples:
+      tnas-pipeline search --latency-budget 150ms --minutes 6 -o runs/s150
+      tnas-pipeline search --latency-budget "60 ms" --iters 2000 --json
+      tnas-pipeline search --latency-budget 0.03s --device jetson --minutes 30
+      tnas-pipeline search --latency-budget 25ms --device cuda-h100.json --torch-device cuda
+      tnas-pipeline search --resume -o runs/s150
+      torchrun --nproc_per_node 2 -m pipeline.cli.main search --latency-budget 150ms --iters 4000
+    """
+    from pipeline.data.defaults import default_train_folders, default_val_folders
+    from pipeline.latency.lut import LatencyTable
+    from pipeline.latency.shipped import resolve_profile
+    from pipeline.search.budget import check_reachable, parse_latency_budget
+    from pipeline.search.config import SearchConfig
+    from pipeline.search.run import check_output, run_search
+    from pipeline.search.searcher import SearchDir
+    from pipeline.training.run_dir import RunDir
+
+    budget_ms = parse_latency_budget(budget)
+    if resume:
+        if not output:
+            raise UserError("--resume needs -o RUN, the search run to continue")
+        check_output(output, resume, overwrite)
+        sd = SearchDir(output)
+        cfg = SearchConfig.from_dict(RunDir(output).read_json(sd.config))
+        lut = LatencyTable.load(sd.lut_copy)
+        lut.path = Path(cfg.lut)
+    else:
+        lut = resolve_profile(target)
+        space_scale = int(scale) if scale else int(lut.data["scale"])
+        lut.require_compatible(lut.space.with_scale(space_scale))
+        check_reachable(budget_ms, lut)
+        cfg = SearchConfig(
+            budget_ms=budget_ms, lut=str(lut.path), scale=space_scale, relaxation=relaxation,
+            penalty=penalty, param_weight=param_weight, mult_add_weight=mult_add_weight,
+            train_data=[str(Path(d)) for d in data] or [str(p) for p in default_train_folders()],
+            val_data=[str(Path(d)) for d in val_data] or [str(p) for p in default_val_folders()],
+            iters=iters, minutes=minutes, search_fraction=search_fraction, headroom=headroom,
+            batch_size=batch_size, patch_size=patch_size, seed=seed,
+            finetune_batch_size=finetune_batch_size, finetune_patch_size=finetune_patch_size,
+            device=resolve_device(torch_device), threads=threads)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        output = output or f"runs/search-{budget_ms:g}ms-{stamp}"
+    check_output(output, resume, overwrite)
+    notice = lut.estimate_notice()
+    if notice:
+        click.echo(notice, err=True)
+    if not as_json:
+        click.echo(f"searching under {cfg.budget_ms:g} ms on {lut.describe()}", err=True)
+    summary = run_search(cfg, lut, output, resume=resume, overwrite=overwrite,
+                         progress=not no_progress, argv=sys.argv)
+    if not summary:  # a non-main process under torchrun
+        return
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"{summary['arch']}: {summary['cells']} cells, predicted "
+               f"{summary['predicted_ms']:.1f} ms for a {cfg.budget_ms:g} ms budget")
+    if not summary["in_window"]:
+        click.echo(f"warning: outside [0.9, 1.0] x budget: {summary['fit_reason']}", err=True)
+    for name, s in summary["val"].items():
+        click.echo(f"{name}: PSNR-Y {s['psnr_y']:.2f} dB  SSIM-Y {s['ssim_y']:.4f}")
+    click.echo(f"run directory: {output}  (trajectories: {output}/search/trajectories.png)")

@@ -1,0 +1,87 @@
+"""The search configuration, saved in ``RUN/search/config.json`` so that ``--resume`` continues."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from pipeline.errors import UserError
+from pipeline.search.latency_term import BudgetPenalty
+from pipeline.search.relaxations import RELAXATIONS
+
+
+@dataclass
+class SearchConfig:
+    """What a search run does. The budget (``iters`` or ``minutes``) covers search *and*
+    fine-tuning; ``search_fraction`` of it goes to the supernet."""
+
+    budget_ms: float
+    lut: str                               # path of the latency table
+    scale: int = 2
+    relaxation: str = "sparsestmax"
+    penalty: str = "lagrangian"
+    lam: float = 0.0                       # initial multiplier of the budget penalty
+    lam_step: float = 0.02                 # its dual-ascent step
+    param_weight: float = 0.0              # extra terms: weight × E[params] / 1e6 …
+    mult_add_weight: float = 0.0           # … and weight × E[Mult-Adds] / 1e9
+    train_data: list[str] = field(default_factory=list)
+    val_data: list[str] = field(default_factory=list)
+    iters: int | None = None
+    minutes: float | None = None
+    search_fraction: float = 0.4
+    warmup_fraction: float = 0.15          # first part of the search: weights only
+    radius_end_fraction: float = 0.8       # sparsestmax radius reaches 1 here (linear from 0)
+    batch_size: int = 8                    # search batches (per process); each step also
+    patch_size: int = 48                   # draws one architecture batch
+    lr: float = 2e-3                       # network weights (Adam, cosine)
+    # Architecture logits (Adam, betas 0.5/0.999 as DARTS). Sparsemax is scale-sensitive: at
+    # 3e-3 the depth collapsed to one cell within ~70 steps, before λ could react.
+    arch_lr: float = 1e-3
+    finetune_batch_size: int = 16
+    finetune_patch_size: int = 72
+    headroom: float = 0.03                 # fit into [0.9, 1 − headroom] × budget
+    val_every: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.iters is None) == (self.minutes is None):
+            raise UserError("give exactly one budget: --iters N or --minutes M")
+        if self.iters is not None and self.iters < 2:
+            raise UserError(f"--iters must be at least 2 (search and fine-tuning), "
+                            f"got {self.iters}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise UserError(f"--minutes must be positive, got {self.minutes}")
+        RELAXATIONS.get(self.relaxation)
+        if self.penalty not in BudgetPenalty.KINDS:
+            raise UserError(f"unknown --penalty {self.penalty!r}; known: "
+                            f"{', '.join(BudgetPenalty.KINDS)}")
+        if not 0.0 < self.search_fraction < 1.0:
+            raise UserError("--search-fraction must be between 0 and 1")
+        if not 0.0 <= self.headroom < 0.1:
+            raise UserError("--headroom must be in [0, 0.1): the fit window is [0.9, 1 - headroom]")
+
+    @property
+    def search_iters(self) -> int | None:
+        return None if self.iters is None else max(1, round(self.iters * self.search_fraction))
+
+    @property
+    def search_minutes(self) -> float | None:
+        return None if self.minutes is None else self.minutes * self.search_fraction
+
+    @property
+    def finetune_iters(self) -> int | None:
+        return None if self.iters is None else max(1, self.iters - self.search_iters)
+
+    @property
+    def finetune_minutes(self) -> float | None:
+        return None if self.minutes is None else self.minutes - self.search_minutes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,93 @@
+"""From the supernet to a discrete network: ``derive()`` and weight inheritance.
+
+The discrete choice at every level is the largest relaxed weight (one-hot at the end of a
+sparsestmax search, so this is the network that was trained); ties, as under softmax, are broken
+by the logits. :class:`Choice` keeps the argmax op and width of *every* cell, used or not, so the
+budget fit can deepen the network with cells the supernet trained. The derived network inherits
+the supernet's weights: the first ``w`` hidden channels of each chosen op (the slicing the
+supernet trained), the head, and the chosen upsampler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from pipeline.networks.architecture import Architecture
+from pipeline.networks.builder import build_network
+from pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
+from pipeline.search_space import SearchSpace
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A discrete point of the space: depth, (op, width) of every edge of every cell, kernel."""
+
+    depth: int
+    cells: tuple[tuple[tuple[str, int], ...], ...]  # all max_cells cells
+    upsampler_kernel: int
+    notes: tuple[str, ...] = field(default=())
+
+    def architecture(self, space: SearchSpace, name: str = "searched") -> Architecture:
+        return space.architecture([list(c) for c in self.cells[: self.depth]],
+                                  self.upsampler_kernel, name=name)
+
+    def with_edge(self, n: int, e: int, op: str, width: int) -> Choice:
+        cells = [list(c) for c in self.cells]
+        cells[n][e] = (op, width)
+        return replace(self, cells=tuple(tuple(c) for c in cells))
+
+
+def _argmax(weights: torch.Tensor, logits: torch.Tensor) -> int:
+    """Index of the largest weight; equal weights are ranked by their logits, then by index."""
+    w = weights.detach().cpu()
+    best = w.max()
+    tied = torch.nonzero(torch.isclose(w, best, rtol=0, atol=1e-9)).flatten().tolist()
+    if len(tied) == 1:
+        return tied[0]
+    lg = logits.detach().cpu()
+    return max(tied, key=lambda i: (float(lg[i]), -i))
+
+
+def derive(params: ArchParams, weights: RelaxedWeights, space: SearchSpace) -> Choice:
+    """The discrete architecture the relaxed weights select."""
+    cells = []
+    for n in range(space.max_cells):
+        edges = []
+        for e in range(space.edges_per_cell):
+            o = _argmax(weights.ops[n, e], params.ops[n, e])
+            w = _argmax(weights.widths[n, e, o], params.widths[n, e, o])
+            edges.append((space.ops[o], space.widths[w]))
+        cells.append(tuple(edges))
+    depth = _argmax(weights.depth, params.depth) + 1
+    k = space.upsampler_kernels[_argmax(weights.upsampler, params.upsampler)]
+    return Choice(depth=depth, cells=tuple(cells), upsampler_kernel=k)
+
+
+def _slice_to(src: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The leading block of ``src`` with ``shape`` (first channels along every dimension)."""
+    return src[tuple(slice(0, s) for s in shape)].clone()
+
+
+def inherit_state(supernet: Supernet, arch: Architecture) -> dict[str, torch.Tensor]:
+    """A state dict for ``build_network(arch)`` taken from the supernet's shared weights."""
+    space = supernet.space
+    target = build_network(arch).state_dict()
+    state: dict[str, torch.Tensor] = {}
+    for key, value in target.items():
+        parts = key.split(".")
+        if parts[0] == "head":
+            src = supernet.head.state_dict()[".".join(parts[1:])]
+        elif parts[0] == "cells":
+            n, e = int(parts[1]), int(parts[3])  # cells.{n}.ops.{e}.<param>
+            layer = arch.cells[n].ops[e]
+            op = supernet.cells[n][e][space.ops.index(layer.op)]
+            src = op.state_dict()[".".join(parts[4:])]
+        elif parts[0] == "upsampler":
+            conv = supernet.upsamplers[space.upsampler_kernels.index(arch.upsampler.kernel)]
+            src = conv.state_dict()[parts[-1]]
+        else:
+            raise KeyError(f"no supernet weight for {key}")
+        state[key] = _slice_to(src, value.shape)
+    return state

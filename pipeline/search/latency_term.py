@@ -1,0 +1,133 @@
+"""The efficiency term of the architecture loss: expected latency from the device's LUT.
+
+Under the relaxed weights of the three levels (:class:`RelaxedWeights`), the expected latency is
+
+    E[T] = a · ( T_head + T_skip + Σ_k δ_k T_up(k)
+                 + Σ_n g_n Σ_e Σ_o α_neo Σ_w β_neow T(o, w) ) + b
+
+with ``g_n`` the path weight of cell ``n`` and ``a, b`` the LUT's calibration. It is linear in
+every level's weights, so its gradient reaches all three. :class:`BudgetPenalty` holds it to the
+budget, with a multiplier λ adapted by dual ascent ``λ ← λ + η (E/B − 1)`` (as in constrained
+NAS such as TF-NAS, Hu et al. 2020):
+
+* ``hinge``: ``λ · max(0, E/B − 1)`` with λ ≥ 0: the budget is a ceiling only;
+* ``lagrangian``: ``λ · (E/B − 1)`` with λ free in sign, the Lagrangian of ``E = B``: over budget
+  λ grows and pushes the latency down, long under budget λ turns negative and lets the search
+  spend what is left. SR quality grows with compute, so using the budget is what users want.
+
+Parameters and Mult-Adds have the same linear form and can be added with their weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pipeline.latency.blocks import Block, architecture_blocks
+from pipeline.latency.lut import LatencyTable
+from pipeline.networks.complexity import lr_size
+from pipeline.networks.ops import OPS
+from pipeline.search.supernet import RelaxedWeights
+from pipeline.search_space import SearchSpace
+
+
+@dataclass
+class CostTables:
+    """Per-choice costs of one quantity (ms, params or Mult-Adds) in the supernet's layout."""
+
+    fixed: float                 # head + global skip
+    upsampler: torch.Tensor      # [kernels]
+    op: torch.Tensor             # [ops, widths]
+    a: float = 1.0
+    b: float = 0.0
+
+    def expected(self, w: RelaxedWeights) -> torch.Tensor:
+        """E[cost] under the relaxed weights (differentiable)."""
+        per_edge = (w.widths * self.op.to(w.widths)).sum(-1)            # [n, e, o]
+        per_cell = (w.ops * per_edge).sum(-1).sum(-1)                    # [n]
+        raw = self.fixed + (w.upsampler * self.upsampler.to(w.upsampler)).sum() + (
+            w.path * per_cell).sum()
+        return self.a * raw + self.b
+
+    def discrete(self, cells: list[list[tuple[str, int]]], kernel: int,
+                 space: SearchSpace) -> float:
+        """The cost of a discrete choice (the same sum with one-hot weights)."""
+        raw = self.fixed + float(self.upsampler[space.upsampler_kernels.index(kernel)])
+        for cell in cells:
+            for op, width in cell:
+                raw += float(self.op[space.ops.index(op), space.widths.index(width)])
+        return self.a * raw + self.b
+
+
+def latency_costs(lut: LatencyTable, space: SearchSpace) -> CostTables:
+    """The LUT's medians in the supernet's layout, with its calibration."""
+    w, h = lr_size(lut.output_size, space.scale)
+    c, prec = space.channels, lut.precision
+    probe = space.architecture([[(space.ops[0], space.widths[0])]], space.upsampler_kernels[0])
+    blocks = architecture_blocks(probe, lut.output_size, prec)
+    fixed = lut.block_ms(blocks[0]) + sum(lut.block_ms(b) for b in blocks if b.kind == "skip")
+    ups = [lut.block_ms(Block("upsampler", "pixel_shuffle", c, 3, h, w, prec, kernel=k,
+                              scale=space.scale)) for k in space.upsampler_kernels]
+    ops = [[lut.block_ms(Block("layer", op, c, c, h, w, prec, width, space.act))
+            for width in space.widths] for op in space.ops]
+    cal = lut.calibration or {"a": 1.0, "b": 0.0}
+    return CostTables(fixed=fixed, upsampler=torch.tensor(ups, dtype=torch.float64),
+                      op=torch.tensor(ops, dtype=torch.float64),
+                      a=float(cal["a"]), b=float(cal["b"]))
+
+
+def param_costs(space: SearchSpace) -> CostTables:
+    """Parameter counts per choice (an optional extra term)."""
+    from torch import nn
+
+    def count(m: nn.Module) -> float:
+        return float(sum(p.numel() for p in m.parameters()))
+
+    c = space.channels
+    head = count(nn.Conv2d(3, c, 3))
+    ups = [count(nn.Conv2d(c, 3 * space.scale**2, k)) for k in space.upsampler_kernels]
+    ops = [[count(OPS.get(op).build(c, c, width, space.act)) for width in space.widths]
+           for op in space.ops]
+    return CostTables(fixed=head, upsampler=torch.tensor(ups), op=torch.tensor(ops))
+
+
+def mult_add_costs(space: SearchSpace, output_size: tuple[int, int]) -> CostTables:
+    """Mult-Adds per choice at ``output_size``: parameters × LR pixels (every layer is a
+    stride-1 conv at the LR resolution, so weights × pixels, ignoring biases' tiny share)."""
+    w, h = lr_size(output_size, space.scale)
+    p = param_costs(space)
+    px = float(w * h)
+    return CostTables(fixed=p.fixed * px, upsampler=p.upsampler * px, op=p.op * px)
+
+
+class BudgetPenalty:
+    """Hinge or Lagrangian penalty of ``E/B − 1`` with a multiplier adapted by dual ascent
+    (module docstring)."""
+
+    KINDS = ("hinge", "lagrangian")
+
+    def __init__(self, budget_ms: float, kind: str = "hinge", lam: float = 0.0,
+                 step: float = 0.02) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown penalty {kind!r}; known: {', '.join(self.KINDS)}")
+        self.budget_ms, self.kind, self.lam, self.step = budget_ms, kind, lam, step
+
+    def __call__(self, expected_ms: torch.Tensor) -> torch.Tensor:
+        excess = expected_ms / self.budget_ms - 1.0
+        if self.kind == "hinge":
+            excess = torch.clamp(excess, min=0.0)
+        return self.lam * excess
+
+    def update(self, expected_ms: float) -> None:
+        """Dual ascent on λ: up while over budget, down while under (not below zero for the
+        hinge, whose budget is only a ceiling)."""
+        self.lam += self.step * (expected_ms / self.budget_ms - 1.0)
+        if self.kind == "hinge":
+            self.lam = max(0.0, self.lam)
+
+    def state(self) -> dict[str, float]:
+        return {"lam": self.lam}
+
+    def load(self, state: dict[str, float]) -> None:
+        self.lam = float(state["lam"])

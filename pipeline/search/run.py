@@ -1,0 +1,163 @@
+"""A whole search run: supernet search → derive → fit → inherit → fine-tune, resumable.
+
+The run directory is a training run directory (``arch.json``, ``weights.safetensors``,
+``metrics.json``, ``config.json``, ``command.json``; so ``train``, ``evaluate``, ``upscale`` and
+``export`` accept it) plus::
+
+    RUN/search.json             budget, LUT prediction, fit, LUT hash and provenance, PSNR
+    RUN/search/config.json      the search configuration (what --resume continues)
+    RUN/search/lut.json         a copy of the latency table the search used
+    RUN/search/checkpoint.pt    supernet, architecture logits, optimisers, samplers, λ
+    RUN/search/trajectories.json / .png   architecture weights of all three levels over time
+    RUN/search/result.json      derived and fitted architecture (the search phase is done)
+    RUN/search/inherited.safetensors      the weights fine-tuning starts from
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from pipeline.data.patches import PatchSampler
+from pipeline.errors import UserError
+from pipeline.io_utils import atomic_path, write_json_atomic
+from pipeline.latency.lut import LatencyTable
+from pipeline.networks.architecture import Architecture
+from pipeline.provenance import provenance
+from pipeline.search.config import SearchConfig
+from pipeline.search.derive import inherit_state
+from pipeline.search.fit import fit_to_budget
+from pipeline.search.searcher import SearchDir, Searcher
+from pipeline.training import distributed as D
+from pipeline.training.config import TrainConfig
+from pipeline.training.run_dir import RunDir
+from pipeline.training.trainer import train
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def lut_record(lut: LatencyTable) -> dict[str, Any]:
+    """What a run keeps about its LUT: where, hash, what it describes, and its provenance."""
+    d = lut.data
+    return {"path": str(lut.path), "sha256": file_sha256(lut.path) if lut.path else None,
+            "description": lut.describe(), "method": d.get("method"),
+            "device": d.get("device"), "runtime": d.get("runtime"), "date": d.get("date"),
+            "precision": lut.precision, "output_size": list(lut.output_size),
+            "search_space": d["search_space"]["hash"], "calibration": {
+                k: v for k, v in (lut.calibration or {}).items() if k in ("a", "b", "networks")}}
+
+
+def _finetune_config(cfg: SearchConfig, arch_file: Path) -> TrainConfig:
+    return TrainConfig(
+        arch_source=str(arch_file), scale=cfg.scale, train_data=cfg.train_data,
+        val_data=cfg.val_data, iters=cfg.finetune_iters, minutes=cfg.finetune_minutes,
+        batch_size=cfg.finetune_batch_size, patch_size=cfg.finetune_patch_size, lr=cfg.lr,
+        val_every=500, seed=cfg.seed, device=cfg.device, threads=cfg.threads)
+
+
+def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
+                  progress: bool, argv: list[str] | None) -> dict[str, Any]:
+    sd, run = SearchDir(out), RunDir(out)
+    # Data, LUT and space are checked by the constructor, before anything in ``out`` is touched.
+    searcher = Searcher(cfg, lut, out, progress=progress)
+    main = searcher.dist.is_main
+    if main and not resume:
+        run.clear()
+        shutil.rmtree(sd.path, ignore_errors=True)
+        (out / "search.json").unlink(missing_ok=True)
+        sd.path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(sd.config, cfg.to_dict())
+        write_json_atomic(sd.lut_copy, lut.data)
+    if main:
+        write_json_atomic(run.command, provenance(argv))
+    D.barrier(searcher.dist)
+    if resume and sd.checkpoint.exists():
+        searcher.restore()
+    derived = searcher.search()
+    space = searcher.space
+    fit = fit_to_budget(derived, searcher.arch, searcher.latency, space, cfg.budget_ms,
+                        lo=0.9, hi=1.0 - cfg.headroom)
+    if not fit.in_window and cfg.headroom > 0:  # the wider window the issue names
+        fit = fit_to_budget(fit.choice, searcher.arch, searcher.latency, space, cfg.budget_ms,
+                            lo=0.9, hi=1.0)
+    name = f"searched-{cfg.budget_ms:g}ms"
+    arch = fit.choice.architecture(space, name=name)
+    result = {
+        "derived": derived.architecture(space, name=name).to_dict(),
+        "derived_predicted_ms": searcher.latency.discrete(
+            [list(c) for c in derived.cells[: derived.depth]], derived.upsampler_kernel, space),
+        "fitted": arch.to_dict(), "predicted_ms": fit.predicted_ms,
+        "in_window": fit.in_window, "fit_moves": fit.moves, "fit_reason": fit.reason,
+        "window_ms": [0.9 * cfg.budget_ms, cfg.budget_ms],
+        "search_iterations": searcher.iteration, "search_seconds": round(searcher.seconds, 2),
+        "search_history": searcher.history,
+    }
+    if main:
+        state = inherit_state(searcher.supernet, arch)
+        with atomic_path(sd.path / "inherited.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
+        searcher.trajectory.plot(sd.plot, cfg.budget_ms,
+                                 title=f"{name}: {cfg.relaxation}, {lut.describe()}")
+        write_json_atomic(sd.result, result)  # last: marks the search phase as done
+    D.barrier(searcher.dist)
+    return result
+
+
+def check_output(out: str | Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to resume what is not a search run, or to start over a run unasked."""
+    out = Path(out)
+    sd, run = SearchDir(out), RunDir(out)
+    if resume:
+        if not sd.config.is_file():
+            raise UserError(f"{out}: no search run to resume (search/config.json is missing); "
+                            "start one without --resume")
+    elif not overwrite and (sd.path.exists() or run.weights.exists() or run.checkpoint.exists()):
+        raise UserError(f"{out} already holds a run; pass --resume to continue it, --overwrite "
+                        "to start it afresh, or choose another -o directory")
+
+
+def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bool = False,
+               overwrite: bool = False, progress: bool = True,
+               argv: list[str] | None = None) -> dict[str, Any]:
+    """Search, fit, inherit and fine-tune into run directory ``out``; return the summary."""
+    out = Path(out)
+    sd, run = SearchDir(out), RunDir(out)
+    check_output(out, resume, overwrite)
+    # Fine-tuning's patches must fit the images too: find out now, not after the search.
+    PatchSampler([Path(p) for p in cfg.train_data], cfg.scale, cfg.finetune_patch_size, 0)
+    if resume and sd.result.is_file():
+        result = run.read_json(sd.result)
+    else:
+        result = _search_phase(cfg, lut, out, resume, progress, argv)
+    arch = Architecture.from_dict(result["fitted"], source=str(sd.result))
+    finetune_resume = resume and run.checkpoint.is_file() and run.config.is_file()
+    if resume and run.weights.is_file() and (out / "search.json").is_file():
+        metrics = run.read_json(run.metrics)
+    else:
+        state = load_file(str(sd.path / "inherited.safetensors"))
+        metrics = train(arch, _finetune_config(cfg, sd.result), out, resume=finetune_resume,
+                        overwrite=not finetune_resume, progress=progress, argv=argv,
+                        init_state=state)
+    if not metrics:  # a non-main process under torchrun
+        return {}
+    val = metrics["val"]
+    summary = {
+        "run": str(out), "arch": arch.name, "budget_ms": cfg.budget_ms,
+        "predicted_ms": result["predicted_ms"], "in_window": result["in_window"],
+        "psnr_y": next(iter(val.values()))["psnr_y"], "val": val,
+        "relaxation": cfg.relaxation, "penalty": cfg.penalty,
+        "cells": len(arch.cells), "params": metrics["params"], "mult_adds": metrics["mult_adds"],
+        "search_seconds": result["search_seconds"],
+        "search_iterations": result["search_iterations"],
+        "finetune_seconds": metrics["train_seconds"], "finetune_iterations": metrics["iterations"],
+        "derived_predicted_ms": result["derived_predicted_ms"], "fit_moves": result["fit_moves"],
+        "fit_reason": result["fit_reason"], "lut": lut_record(lut),
+    }
+    write_json_atomic(out / "search.json", summary)
+    return summary

@@ -1,0 +1,287 @@
+"""The one-phase search: first-order bilevel supernet search, derive, fit, inherit, fine-tune.
+
+Each iteration (as first-order DARTS, Liu et al. 2019, with the architecture update of Trilevel
+NAS, Wu et al. 2021):
+
+1. a weight step: L1 loss of the supernet on a batch from the *weights* half of the training
+   images, with the relaxed architecture weights held fixed;
+2. after a warm-up, an architecture step: L1 loss on a batch from the *architecture* half plus
+   the budget penalty on the LUT-expected latency (and optional parameter / Mult-Add terms), with
+   the network weights held fixed; then the penalty's multiplier takes a dual-ascent step.
+
+The sparsestmax radius grows linearly from 0 to 1 between the warm-up and
+``radius_end_fraction`` of the search, so the last part trains the one-hot network that is
+derived. The derived network is fitted to the budget against the LUT, inherits the supernet's
+weights and is fine-tuned by the ordinary trainer into the same run directory. Checkpoints are
+atomic; ``--resume`` continues either phase.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from pipeline.data.patches import PatchSampler
+from pipeline.errors import UserError
+from pipeline.evaluation import evaluate_folders
+from pipeline.inference import TorchUpscaler
+from pipeline.io_utils import atomic_path, write_json_atomic
+from pipeline.latency.lut import LatencyTable
+from pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE
+from pipeline.search.config import SearchConfig
+from pipeline.search.derive import Choice, derive
+from pipeline.search.latency_term import (
+    BudgetPenalty,
+    CostTables,
+    latency_costs,
+    mult_add_costs,
+    param_costs,
+)
+from pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
+from pipeline.search.trajectory import Trajectory
+from pipeline.search_space import SearchSpace
+from pipeline.training import distributed as D
+from pipeline.training.schedule import cosine_lr
+from pipeline.training.trainer import TrainingInterrupted, _deferred_interrupts
+
+
+class _FrozenSupernet(torch.nn.Module):
+    """The supernet at fixed relaxed weights, as a plain ``x → y`` module for validation."""
+
+    def __init__(self, supernet: Supernet, weights: RelaxedWeights) -> None:
+        super().__init__()
+        self.supernet, self.weights = supernet, weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.supernet(x, self.weights)
+
+
+def _detached(w: RelaxedWeights) -> RelaxedWeights:
+    return RelaxedWeights(*(t.detach() for t in (w.depth, w.path, w.upsampler, w.ops, w.widths)))
+
+
+class SearchDir:
+    """``RUN/search/``: the search's config, checkpoint, trajectories and result."""
+
+    def __init__(self, run: str | Path) -> None:
+        self.path = Path(run) / "search"
+
+    config = property(lambda self: self.path / "config.json")
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+    trajectory = property(lambda self: self.path / "trajectories.json")
+    plot = property(lambda self: self.path / "trajectories.png")
+    result = property(lambda self: self.path / "result.json")
+    lut_copy = property(lambda self: self.path / "lut.json")
+
+
+class Searcher:
+    """The supernet phase of a search run (see the module docstring)."""
+
+    def __init__(self, cfg: SearchConfig, lut: LatencyTable, run: str | Path,
+                 progress: bool = True) -> None:
+        self.cfg, self.lut, self.progress = cfg, lut, progress
+        self.dir = SearchDir(run)
+        self.run_path = Path(run)
+        self.space: SearchSpace = lut.space.with_scale(cfg.scale)
+        self.dist = D.init_distributed(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.supernet = Supernet(self.space).to(cfg.device)
+        self.arch = ArchParams(self.space).to(cfg.device)
+        folders = [Path(p) for p in cfg.train_data]
+        seed = cfg.seed * 1000 + self.dist.rank
+        self.w_sampler = PatchSampler(folders, cfg.scale, cfg.patch_size, seed, part=(0, 2))
+        self.a_sampler = PatchSampler(folders, cfg.scale, cfg.patch_size, seed + 500, part=(1, 2))
+        self.w_opt = torch.optim.Adam(self.supernet.parameters(), lr=cfg.lr)
+        self.a_opt = torch.optim.Adam(self.arch.parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
+        self.net: torch.nn.Module = (
+            DistributedDataParallel(self.supernet, find_unused_parameters=True)
+            if self.dist.enabled else self.supernet)
+        self.latency: CostTables = latency_costs(lut, self.space)
+        size = lut.output_size if lut.output_size else DEFAULT_OUTPUT_SIZE
+        self.params_cost = param_costs(self.space)
+        self.madds_cost = mult_add_costs(self.space, size)
+        self.penalty = BudgetPenalty(cfg.budget_ms, cfg.penalty, cfg.lam, cfg.lam_step)
+        self.iteration, self.seconds = 0, 0.0
+        self.trajectory = Trajectory(self.space)
+        self.history: list[dict[str, Any]] = []
+        self.checkpointed_at = -1
+        self.stop_requested = False
+
+    # -- schedule -------------------------------------------------------------------------------
+    def fraction(self) -> float:
+        if self.cfg.search_iters is not None:
+            return self.iteration / self.cfg.search_iters
+        return self.seconds / (self.cfg.search_minutes * 60.0)
+
+    def radius(self) -> float:
+        """Sparsestmax radius: 0 until the warm-up ends, then linear to 1 at the end fraction."""
+        start, end = self.cfg.warmup_fraction, self.cfg.radius_end_fraction
+        return float(min(1.0, max(0.0, (self.fraction() - start) / max(end - start, 1e-9))))
+
+    def relaxed(self) -> RelaxedWeights:
+        return self.arch.relaxed(self.cfg.relaxation, self.radius())
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _weight_step(self) -> float:
+        lr_img, hr_img = (t.to(self.cfg.device) for t in self.w_sampler.sample(self.cfg.batch_size))
+        for group in self.w_opt.param_groups:
+            group["lr"] = cosine_lr(self.fraction(), self.cfg.lr, self.cfg.lr * 0.1)
+        with torch.no_grad():
+            w = _detached(self.relaxed())
+        loss = F.l1_loss(self.net(lr_img, w), hr_img)
+        self.w_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.w_opt.step()
+        return float(loss.item())
+
+    def expected(self, w: RelaxedWeights) -> dict[str, torch.Tensor]:
+        return {"latency_ms": self.latency.expected(w),
+                "params_m": self.params_cost.expected(w) / 1e6,
+                "mult_adds_g": self.madds_cost.expected(w) / 1e9}
+
+    def _arch_step(self) -> dict[str, float]:
+        lr_img, hr_img = (t.to(self.cfg.device) for t in self.a_sampler.sample(self.cfg.batch_size))
+        w = self.relaxed()
+        exp = self.expected(w)
+        ctx = self.net.no_sync() if self.dist.enabled else torch.enable_grad()
+        with ctx:
+            task = F.l1_loss(self.net(lr_img, w), hr_img)
+            loss = (task + self.penalty(exp["latency_ms"])
+                    + self.cfg.param_weight * exp["params_m"]
+                    + self.cfg.mult_add_weight * exp["mult_adds_g"])
+            self.a_opt.zero_grad(set_to_none=True)
+            loss.backward()
+        if self.dist.enabled:  # architecture logits live outside DDP: average their gradients
+            for p in self.arch.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= self.dist.world_size
+        self.a_opt.step()
+        self.penalty.update(float(exp["latency_ms"].detach()))
+        return {"task": float(task.item()), "expected_ms": float(exp["latency_ms"].detach())}
+
+    # -- records --------------------------------------------------------------------------------
+    def validate(self) -> dict[str, Any]:
+        w = _detached(self.relaxed())
+        model = _FrozenSupernet(self.supernet, w).eval()
+        up = TorchUpscaler(model, self.cfg.scale, self.cfg.device)
+        result = evaluate_folders(up, [Path(p) for p in self.cfg.val_data])
+        self.supernet.train()
+        return {name: {k: v for k, v in s.items() if k != "per_image"}
+                for name, s in result["sets"].items()}
+
+    def checkpoint(self) -> None:
+        self.checkpointed_at = self.iteration
+        states = D.gather_objects(self.dist, [self.w_sampler.state(), self.a_sampler.state()])
+        if self.dist.is_main:
+            self.dir.path.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.dir.checkpoint) as tmp:
+                torch.save({
+                    "supernet": self.supernet.state_dict(), "arch": self.arch.state_dict(),
+                    "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
+                    "iteration": self.iteration, "seconds": self.seconds,
+                    "sampler_states": states, "penalty": self.penalty.state(),
+                    "trajectory": self.trajectory.state(), "history": self.history,
+                }, tmp)
+            write_json_atomic(self.dir.trajectory, self.trajectory.to_json(self.cfg.budget_ms))
+        D.barrier(self.dist)
+
+    def restore(self) -> None:
+        try:
+            ck = torch.load(self.dir.checkpoint, map_location=self.cfg.device, weights_only=True)
+        except FileNotFoundError:
+            raise UserError(f"{self.dir.checkpoint}: no search checkpoint to resume from") from None
+        except Exception as exc:  # unpickling errors, truncated files
+            raise UserError(f"{self.dir.checkpoint}: corrupt checkpoint ({type(exc).__name__}); "
+                            "start a new run instead of --resume") from None
+        self.supernet.load_state_dict(ck["supernet"])
+        self.arch.load_state_dict(ck["arch"])
+        self.w_opt.load_state_dict(ck["w_opt"])
+        self.a_opt.load_state_dict(ck["a_opt"])
+        self.iteration, self.seconds = int(ck["iteration"]), float(ck["seconds"])
+        self.checkpointed_at = self.iteration
+        self.penalty.load(ck["penalty"])
+        self.trajectory.load(ck["trajectory"])
+        self.history = list(ck["history"])
+        states = ck["sampler_states"]
+        if len(states) == self.dist.world_size:
+            self.w_sampler.set_state(states[self.dist.rank][0])
+            self.a_sampler.set_state(states[self.dist.rank][1])
+
+    # -- loop -----------------------------------------------------------------------------------
+    def search(self) -> Choice:
+        """Run the supernet phase to the end of its budget; return the derived choice."""
+        cfg, main = self.cfg, self.dist.is_main
+        by_iters = cfg.search_iters is not None
+        total = cfg.search_iters if by_iters else round(cfg.search_minutes * 60)
+        bar = tqdm(total=total, initial=self.iteration if by_iters else round(self.seconds),
+                   unit="it" if by_iters else "s", disable=not (self.progress and main),
+                   desc=f"search {cfg.budget_ms:g} ms", dynamic_ncols=True,
+                   bar_format=None if by_iters else
+                   "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
+        record_every = max(1, (cfg.search_iters or 2000) // 200)
+        val_psnr = None
+        self.supernet.train()
+        with _deferred_interrupts(self):
+            while not D.any_rank(self.dist, self.fraction() >= 1.0):
+                if D.any_rank(self.dist, self.stop_requested):
+                    bar.close()
+                    if self.checkpointed_at != self.iteration:
+                        self.checkpoint()
+                    raise TrainingInterrupted(self.iteration, self.run_path)
+                t0 = time.perf_counter()
+                loss = self._weight_step()
+                arch_info = None
+                if self.fraction() >= cfg.warmup_fraction:
+                    arch_info = self._arch_step()
+                dt = time.perf_counter() - t0
+                self.iteration += 1
+                self.seconds += dt
+                bar.update(1 if by_iters else min(dt, max(0.0, bar.total - bar.n)))
+                if self.iteration % record_every == 0 or self.iteration == 1:
+                    self._record(loss, arch_info)
+                if self.iteration % cfg.val_every == 0:
+                    val_psnr = self._validate_and_checkpoint(loss) or val_psnr
+                if self.iteration % 5 == 0 and main:
+                    with torch.no_grad():
+                        pred = float(self.latency.expected(self.relaxed()))
+                    post = {"pred_ms": f"{pred:.1f}", "lam": f"{self.penalty.lam:.2f}",
+                            "r": f"{self.radius():.2f}", "loss": f"{loss:.4f}"}
+                    if val_psnr is not None:
+                        post["val_psnr"] = f"{val_psnr:.2f}"
+                    bar.set_postfix(post)
+        bar.close()
+        self._record(float("nan"), None)
+        if self.checkpointed_at != self.iteration:
+            self._validate_and_checkpoint(float("nan"))
+        with torch.no_grad():
+            w = self.relaxed()
+        return derive(self.arch, w, self.space)
+
+    def _record(self, loss: float, arch_info: dict[str, float] | None) -> None:
+        with torch.no_grad():
+            w = self.relaxed()
+            exp = {k: float(v) for k, v in self.expected(w).items()}
+        self.trajectory.add(self.iteration, self.radius(), self.penalty.lam, loss, exp, w)
+
+    def _validate_and_checkpoint(self, loss: float) -> float | None:
+        val = self.validate() if self.dist.is_main else None
+        psnr = None
+        if val is not None:
+            psnr = next(iter(val.values()))["psnr_y"]
+            with torch.no_grad():
+                pred = float(self.latency.expected(self.relaxed()))
+            self.history.append({"iteration": self.iteration, "seconds": round(self.seconds, 2),
+                                 "loss": loss, "expected_ms": pred, "lam": self.penalty.lam,
+                                 "radius": self.radius(), "val": val})
+        self.checkpoint()
+        return psnr

@@ -1,0 +1,129 @@
+"""The trilevel supernet: one weight-shared network over the whole search space.
+
+Three levels (Trilevel NAS, Wu et al., arXiv 2101.06658), each with its own architecture logits,
+kept in :class:`ArchParams`, apart from the network weights in :class:`Supernet`:
+
+* network level: how many cells are used (``max_cells`` depth choices) and the upsampler kernel;
+* cell level: a mixed op on each edge, ``Σ_o α_o · op_o(x)`` (DARTS);
+* kernel level: the inner width of each op on each edge. Every op is built once at the largest
+  width and narrower widths use its first channels (weight-shared channel slicing, as
+  once-for-all). The mixture over widths is computed in one pass by masking the op's hidden
+  channels with ``Σ_w β_w · 1[c < w]`` (FBNetV2's channel masking): the ops are linear after
+  their last hidden activation, so this equals the β-weighted sum of the sliced ops exactly.
+
+The depth mixture ``Σ_d p_d · h_d`` over the cell outputs feeds one upsampler mixture: the
+upsampler (conv, anchor add, pixel shuffle) is affine, so mixing features first is the same
+as mixing outputs. Choices whose weight is exactly zero (sparsemax and sparsestmax produce
+them) are not computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pipeline.networks.builder import anchor, build_network
+from pipeline.networks.ops import OPS, ConvExpandBlock, InvertedResidual, ResidualBlock
+from pipeline.search.relaxations import RELAXATIONS, is_path_weights, network_level, path_to_depth
+from pipeline.search_space import SearchSpace
+
+
+def masked_op_forward(op: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The op at full width with its hidden channels scaled by ``mask`` (shape ``width_max``)."""
+    m = mask.view(1, -1, 1, 1)
+    if isinstance(op, (ResidualBlock, ConvExpandBlock)):
+        y = op.conv2(op.act(op.conv1(x)) * m)
+    elif isinstance(op, InvertedResidual):
+        y = op.project(op.act2(op.depthwise(op.act1(op.expand(x)))) * m)
+    else:
+        raise TypeError(f"op {type(op).__name__} has no inner width to mask")
+    return x + y if op.skip else y
+
+
+def width_masks(widths: tuple[int, ...]) -> torch.Tensor:
+    """``[len(widths), max(widths)]``: row i is 1 on the first ``widths[i]`` channels."""
+    c = torch.arange(max(widths))
+    return torch.stack([(c < w).float() for w in widths])
+
+
+@dataclass
+class RelaxedWeights:
+    """The relaxed weights of all three levels at one step."""
+
+    depth: torch.Tensor     # [max_cells]: p(depth = d + 1)
+    path: torch.Tensor      # [max_cells]: weight of each cell's path, non-increasing
+    upsampler: torch.Tensor  # [len(upsampler_kernels)]
+    ops: torch.Tensor       # [max_cells, edges, len(ops)]
+    widths: torch.Tensor    # [max_cells, edges, len(ops), len(widths)]
+
+
+class ArchParams(nn.Module):
+    """The architecture logits of the three levels (zeros: every choice equally likely)."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        super().__init__()
+        n, e, o, w = space.max_cells, space.edges_per_cell, len(space.ops), len(space.widths)
+        self.depth = nn.Parameter(torch.zeros(n))
+        self.upsampler = nn.Parameter(torch.zeros(len(space.upsampler_kernels)))
+        self.ops = nn.Parameter(torch.zeros(n, e, o))
+        self.widths = nn.Parameter(torch.zeros(n, e, o, w))
+
+    def relaxed(self, relaxation: str, r: float) -> RelaxedWeights:
+        """Weights of every level under ``relaxation`` at radius ``r`` (sorted at the network
+        level when the relaxation has a sorted variant)."""
+        f = RELAXATIONS.get(relaxation)
+        net_name = network_level(relaxation)
+        net = RELAXATIONS.get(net_name)(self.depth, r)
+        if is_path_weights(net_name):
+            path, depth = net, path_to_depth(net)
+        else:
+            depth = net
+            path = depth.flip(-1).cumsum(-1).flip(-1)
+        return RelaxedWeights(depth=depth, path=path, upsampler=f(self.upsampler, r),
+                              ops=f(self.ops, r), widths=f(self.widths, r))
+
+
+class Supernet(nn.Module):
+    """Every op of every edge of every cell, at the widest width, plus all upsamplers."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        super().__init__()
+        self.space = space
+        c, wmax = space.channels, max(space.widths)
+        probe = space.architecture([[(space.ops[0], wmax)]], space.upsampler_kernels[0])
+        self.head = build_network(probe).head
+        self.cells = nn.ModuleList(
+            nn.ModuleList(
+                nn.ModuleList(OPS.get(op).build(c, c, wmax, space.act) for op in space.ops)
+                for _ in range(space.edges_per_cell))
+            for _ in range(space.max_cells))
+        colors = 3
+        self.upsamplers = nn.ModuleList(
+            nn.Conv2d(c, colors * space.scale**2, k, padding=k // 2)
+            for k in space.upsampler_kernels)
+        self.shuffle = nn.PixelShuffle(space.scale)
+        self.register_buffer("masks", width_masks(space.widths), persistent=False)
+
+    def forward(self, x: torch.Tensor, w: RelaxedWeights) -> torch.Tensor:
+        h = self.head(x)
+        depth = w.depth
+        last = int(torch.nonzero(depth > 0).max()) + 1  # deeper cells have no weight
+        features = torch.zeros_like(h)
+        for n in range(last):
+            for e, edge in enumerate(self.cells[n]):
+                alphas = w.ops[n, e]
+                out = torch.zeros_like(h)
+                for o, op in enumerate(edge):
+                    if alphas[o] > 0:
+                        mask = w.widths[n, e, o] @ self.masks
+                        out = out + alphas[o] * masked_op_forward(op, h, mask)
+                h = out
+            if depth[n] > 0:
+                features = features + depth[n] * h
+        y = anchor(x, self.space.scale)
+        for k, conv in enumerate(self.upsamplers):
+            if w.upsampler[k] > 0:
+                y = y + w.upsampler[k] * conv(features)
+        return self.shuffle(y)

@@ -1,0 +1,177 @@
+"""A whole search run through the CLI: outputs, --json, reproducibility, resume, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pipeline.cli.main import cli
+from pipeline.networks import Architecture
+from pipeline.search.config import SearchConfig
+from pipeline.search.run import run_search
+from tests.cli.test_cli import assert_user_error
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def search_args(image_folder, out, *extra):
+    return ["search", "--latency-budget", "120ms", "--data", str(image_folder), "--val-data",
+            str(image_folder), "--iters", "6", "--batch-size", "2", "--patch-size", "16",
+            "--finetune-batch-size", "2", "--finetune-patch-size", "16",
+            "--threads", "1", "--no-progress", "-o", str(out), *extra]
+
+
+def invoke(args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture
+def searched(tmp_path, image_folder):
+    out = tmp_path / "run"
+    res = invoke(search_args(image_folder, out, "--json"))
+    assert res.exit_code == 0, res.output
+    return out, json.loads(res.stdout)
+
+
+def test_search_writes_a_complete_run(searched):
+    out, summary = searched
+    for key in ("run", "budget_ms", "predicted_ms", "psnr_y"):
+        assert key in summary
+    assert summary["budget_ms"] == 120.0
+    assert 0.9 * 120 <= summary["predicted_ms"] <= 120.0
+    for name in ("arch.json", "weights.safetensors", "metrics.json", "config.json",
+                 "command.json", "search.json", "search/trajectories.json",
+                 "search/trajectories.png", "search/result.json", "search/lut.json"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "search.json").read_text())
+    assert len(record["lut"]["sha256"]) == 64 and record["lut"]["method"] == "measured"
+    traj = json.loads((out / "search" / "trajectories.json").read_text())
+    point = traj["points"][-1]
+    assert {"depth", "ops", "widths", "upsampler", "latency_ms", "lam", "radius"} <= set(point)
+    # The run's architecture is predicted by the LUT as the search says.
+    from pipeline.latency.shipped import resolve_profile
+
+    arch = Architecture.load(out / "arch.json")
+    assert resolve_profile("cpu").predict_ms(arch) == pytest.approx(summary["predicted_ms"])
+
+
+def test_run_directory_works_with_evaluate_train_and_upscale(searched, image_folder, tmp_path):
+    out, _ = searched
+    res = invoke(["evaluate", out, "--data", image_folder, "--json"])
+    assert res.exit_code == 0, res.output
+    res = invoke(["upscale", next(image_folder.iterdir()), "-o", tmp_path / "up.png",
+                  "--model", out])
+    assert res.exit_code == 0, res.output
+    res = invoke(["train", out, "--data", image_folder, "--val-data", image_folder,
+                  "--iters", 2, "--batch-size", 2, "--patch-size", 16, "--no-progress",
+                  "-o", tmp_path / "retrain"])
+    assert res.exit_code == 0, res.output
+
+
+def test_same_seed_same_architecture(tmp_path, image_folder):
+    archs = []
+    for i in range(2):
+        res = invoke(search_args(image_folder, tmp_path / f"r{i}", "--seed", "3"))
+        assert res.exit_code == 0, res.output
+        archs.append((tmp_path / f"r{i}" / "arch.json").read_text())
+        archs.append((tmp_path / f"r{i}" / "search" / "result.json").read_text().split(
+            '"search_seconds"')[0])
+    assert archs[0] == archs[2] and archs[1] == archs[3]
+
+
+def test_interrupted_search_resumes(tmp_path, image_folder, monkeypatch):
+    from pipeline.search import searcher as S
+
+    out = tmp_path / "run"
+    calls = {"n": 0}
+    original = S.Searcher._weight_step
+
+    def interrupt_at_three(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            self.stop_requested = True
+        return original(self)
+
+    monkeypatch.setattr(S.Searcher, "_weight_step", interrupt_at_three)
+    res = invoke(search_args(image_folder, out, "--iters", "12"))
+    assert res.exit_code == 130 and "--resume" in res.stderr
+    ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)
+    assert ck["iteration"] == 3
+    monkeypatch.setattr(S.Searcher, "_weight_step", original)
+    res = invoke(["search", "--latency-budget", "120ms", "--resume", "-o", out, "--no-progress",
+                  "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["search_iterations"] == 5  # 12 × 0.4, continued from 3
+    # A finished run is not searched again.
+    res = invoke(["search", "--latency-budget", "120ms", "--resume", "-o", out, "--no-progress",
+                  "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["psnr_y"] == summary["psnr_y"]
+
+
+@pytest.mark.parametrize("budget,fragment", [("30", "no unit"), ("-5ms", "negative"),
+                                             ("fast", "not a time"), ("5ms", "below the fastest"),
+                                             ("5s", "above")])
+def test_bad_budgets_refused_before_anything_is_written(tmp_path, image_folder, budget, fragment):
+    out = tmp_path / "run"
+    args = search_args(image_folder, out)
+    args[2] = budget
+    assert_user_error(invoke(args), fragment)
+    assert not out.exists()
+
+
+def test_bad_devices_and_existing_runs(tmp_path, image_folder, searched):
+    out, _ = searched
+    assert_user_error(invoke(search_args(image_folder, out)), "already holds a run")
+    assert_user_error(invoke(search_args(image_folder, tmp_path / "x", "--device", "cuda")),
+                      "profile --device cuda")
+    assert_user_error(invoke(search_args(image_folder, tmp_path / "x", "--device", "tpu")),
+                      "neither cpu, cuda, jetson")
+    lut = json.loads((REPO / "hardware_profiles" / "cpu-2core-ort-fp32-x2-1280x720.json")
+                     .read_text())
+    lut["search_space"]["fields"]["widths"] = [8, 16]  # edited without its hash: refused
+    (tmp_path / "edited.json").write_text(json.dumps(lut))
+    assert_user_error(invoke(search_args(image_folder, tmp_path / "y", "--device",
+                                         tmp_path / "edited.json")), "corrupt latency table")
+    assert_user_error(invoke(search_args(image_folder, tmp_path / "z", "--scale", "4")),
+                      "x2, not x4")
+    assert not (tmp_path / "z").exists()
+
+
+def test_jetson_estimate_is_announced(tmp_path, image_folder):
+    args = search_args(image_folder, tmp_path / "j", "--device", "jetson")
+    args[2] = "8ms"
+    res = invoke(args)
+    assert res.exit_code == 0, res.output
+    assert "roofline estimate" in res.stderr
+
+
+def test_search_help_has_examples():
+    res = invoke(["search", "--help"])
+    assert res.exit_code == 0 and "Examples:" in res.output and "30ms" in res.output
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path, image_folder):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "pipeline.cli.main", *search_args(image_folder, out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)
+    assert len(ck["sampler_states"]) == 2
+    assert json.loads((out / "metrics.json").read_text())["world_size"] == 2
+
+
+def test_config_budget_split():
+    cfg = SearchConfig(budget_ms=50, lut="x", iters=10, search_fraction=0.4)
+    assert (cfg.search_iters, cfg.finetune_iters) == (4, 6)
+    cfg = SearchConfig(budget_ms=50, lut="x", minutes=10)
+    assert cfg.search_minutes == pytest.approx(4) and cfg.finetune_minutes == pytest.approx(6)
+    assert callable(run_search)
