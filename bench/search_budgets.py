@@ -12,7 +12,10 @@ On the shipped 2-core CPU profile (ONNX Runtime, 1 intra-op thread, 1280×720 ou
    the end (no training running meanwhile) and compares it with the LUT's prediction;
 5. writes ``bench/results/search_budgets.{md,json}`` and ``search_pareto.png``.
 
-    python bench/search_budgets.py --budgets 60 200 400 --minutes 6
+    python bench/search_budgets.py --budgets 100 250 500 1000 --minutes 4
+
+The latency table must have been measured on this machine's CPU (the script refuses otherwise):
+``python bench/lut_fidelity.py --threads 1 --ship`` profiles it and checks it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,6 +36,7 @@ from pipeline.evaluation import evaluate_folders
 from pipeline.inference import load_upscaler
 from pipeline.io_utils import write_json_atomic, write_text_atomic
 from pipeline.latency.backends.base import MeasureProtocol, get_backend
+from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.shipped import resolve_profile
 from pipeline.networks import BASELINES, baseline_architecture, build_network
 from pipeline.networks.complexity import lr_size
@@ -42,13 +47,19 @@ from pipeline.training.run_dir import RunDir
 from pipeline.training.trainer import train
 
 
-def measure_ms(model: torch.nn.Module, lut, repeats: int) -> dict[str, float]:
-    """Median and p90 latency with the LUT's runtime, threads and network protocol."""
+def measure_ms(model: torch.nn.Module, lut, repeats: int, rounds: int) -> dict[str, float]:
+    """Latency with the LUT's runtime, threads and network protocol, in ``rounds`` fresh sessions:
+    the median of the round medians, and their spread (this shared 2-vCPU host drifts by up to
+    ±10 % between back-to-back runs of the same network)."""
     rt = lut.data["runtime"]
     backend = get_backend("ort", threads=rt.get("threads"))
     w, h = lr_size(lut.output_size, lut.data["scale"])
-    stats = backend.measure(model.eval(), (1, 3, h, w), MeasureProtocol(warmup=3, repeats=repeats))
-    return {"median_ms": stats.median_ms, "p90_ms": stats.p90_ms}
+    medians = sorted(
+        backend.measure(model.eval(), (1, 3, h, w),
+                        MeasureProtocol(warmup=3, repeats=repeats)).median_ms
+        for _ in range(rounds))
+    return {"median_ms": float(np.median(medians)), "min_round_ms": medians[0],
+            "max_round_ms": medians[-1], "rounds": rounds}
 
 
 def scores(run: Path, eval_sets: list[Path]) -> dict[str, dict[str, float]]:
@@ -98,11 +109,13 @@ def plot(records: list[dict], bicubic: dict, budgets: list[float], path: Path) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--budgets", type=float, nargs="+", default=[60.0, 200.0, 400.0])
-    ap.add_argument("--ablation-budget", type=float, default=200.0)
+    ap.add_argument("--lut", default="cpu", help="latency table [default: the shipped CPU table]")
+    ap.add_argument("--budgets", type=float, nargs="+", default=[100.0, 250.0, 500.0, 1000.0])
+    ap.add_argument("--ablation-budget", type=float, default=250.0)
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=10, help="timed runs per latency")
+    ap.add_argument("--repeats", type=int, default=10, help="timed runs per session")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh sessions per latency")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reuse", action="store_true",
                     help="reuse finished runs in --out instead of training them again")
@@ -110,7 +123,11 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    lut = resolve_profile("cpu")
+    lut = resolve_profile(args.lut)
+    mismatch = cpu_mismatch(lut.data.get("device", {}))
+    if mismatch:
+        sys.exit(f"error: {mismatch} (python bench/lut_fidelity.py --threads 1 --ship does it "
+                 "and checks the table), or pass --lut FILE measured here")
     train_sets = [n for n in ("T91", "BSD200") if data_folder(n)]
     if "BSD200" not in train_sets:
         print("note: ../shared/data/BSD200 not found; training on T91 only", file=sys.stderr)
@@ -122,7 +139,7 @@ def main() -> None:
     base_lat = {}
     for name in BASELINES.names():
         base_lat[name] = measure_ms(build_network(baseline_architecture(name, 2)), lut,
-                                    args.repeats)
+                                    args.repeats, args.rounds)
         print(f"{name}: {base_lat[name]['median_ms']:.1f} ms", flush=True)
     fitting = [n for n in BASELINES.names() if base_lat[n]["median_ms"] <= max(budgets)]
 
@@ -167,7 +184,7 @@ def main() -> None:
             rec["measured"] = base_lat[rec["label"]]
         else:
             _, model = RunDir(rec["run"]).load_model()
-            rec["measured"] = measure_ms(model, lut, args.repeats)
+            rec["measured"] = measure_ms(model, lut, args.repeats, args.rounds)
         print(f"{rec['label']}: {rec['measured']['median_ms']:.1f} ms", flush=True)
     bicubic_res = evaluate_folders(load_upscaler(None, bicubic=True, scale=2), eval_sets)
     bicubic = {n: s["psnr_y"] for n, s in bicubic_res["sets"].items()}
@@ -180,8 +197,9 @@ def main() -> None:
         s5, s14 = rec["scores"]["Set5"], rec["scores"]["Set14"]
         pred = rec.get("predicted_ms")
         ratio = f"{m / rec['budget_ms']:.2f}" if rec["budget_ms"] else "–"
+        spread = f"{rec['measured']['min_round_ms']:.0f}–{rec['measured']['max_round_ms']:.0f}"
         rows.append([rec["label"], f"{rec['params']:,}", f"{rec['mult_adds'] / 1e9:.2f}",
-                     f"{pred:.1f}" if pred else "–", f"{m:.1f}", ratio,
+                     f"{pred:.1f}" if pred else "–", f"{m:.1f} ({spread})", ratio,
                      f"{s5['psnr_y']:.2f} / {s5['ssim_y']:.4f}",
                      f"{s14['psnr_y']:.2f} / {s14['ssim_y']:.4f}"])
     margins = []
@@ -211,13 +229,15 @@ def main() -> None:
                  f"{r['scores']['Set5']['psnr_y']:.2f}", f"{r['scores']['Set14']['psnr_y']:.2f}"]
                 for r in abl]
     cmd = (f"python bench/search_budgets.py --budgets {' '.join(f'{b:g}' for b in budgets)} "
-           f"--ablation-budget {args.ablation_budget:g} --minutes {args.minutes:g}")
+           f"--ablation-budget {args.ablation_budget:g} --minutes {args.minutes:g}"
+           + (" --reuse" if args.reuse else ""))
     report = "\n".join([
         f"Searched networks against baselines, x2, {args.minutes:g} min of training each "
         f"(search + fine-tune for searched networks) on {' + '.join(train_sets)}, "
         f"{args.threads} PyTorch threads; latency: ONNX Runtime CPU, "
         f"{lut.data['runtime'].get('threads')} thread, 1280×720 output, median of "
-        f"{args.repeats}; {machine()}; {date}.",
+        f"{args.rounds} sessions × {args.repeats} runs (spread of the session medians in "
+        f"brackets); {machine()}; {date}.",
         f"Command: `{cmd}`. Bicubic: Set5 {bicubic['Set5']:.2f}, Set14 {bicubic['Set14']:.2f}.",
         "", markdown_table(["model", "params", "Mult-Adds (G)", "LUT predicted (ms)",
                             "measured (ms)", "measured / budget", "Set5 PSNR / SSIM",

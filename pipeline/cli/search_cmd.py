@@ -19,9 +19,10 @@ def _relaxation_names() -> list[str]:
 
 
 @click.command()
-@click.option("--latency-budget", "budget", required=True,
+@click.option("--latency-budget", "budget",
               help="Latency budget with a unit: 30ms, 30 ms or 0.03s (batch 1, one forward "
-                   "pass at the table's output size, on the target device).")
+                   "pass at the table's output size, on the target device). Required, except "
+                   "with --resume.")
 @click.option("--device", "target", default="cpu", show_default=True,
               help="Target device whose latency table the search uses: cpu (shipped, measured), "
                    "jetson (shipped roofline estimate), cuda (profile first) or a LUT FILE.json.")
@@ -88,6 +89,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
       torchrun --nproc_per_node 2 -m pipeline.cli.main search --latency-budget 150ms --iters 4000
     """
     from pipeline.data.defaults import default_train_folders, default_val_folders
+    from pipeline.latency.devices import cpu_mismatch
     from pipeline.latency.lut import LatencyTable
     from pipeline.latency.shipped import resolve_profile
     from pipeline.search.budget import check_reachable, parse_latency_budget
@@ -96,13 +98,18 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     from pipeline.search.searcher import SearchDir
     from pipeline.training.run_dir import RunDir
 
-    budget_ms = parse_latency_budget(budget)
+    if budget is None and not resume:
+        raise UserError("give --latency-budget, e.g. --latency-budget 30ms")
+    budget_ms = parse_latency_budget(budget) if budget is not None else None
     if resume:
         if not output:
             raise UserError("--resume needs -o RUN, the search run to continue")
         check_output(output, resume, overwrite)
         sd = SearchDir(output)
         cfg = SearchConfig.from_dict(RunDir(output).read_json(sd.config))
+        if budget_ms is not None and abs(budget_ms - cfg.budget_ms) > 1e-9:
+            raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
+                            "ms; drop --latency-budget to resume it, or start a new run")
         lut = LatencyTable.load(sd.lut_copy)
         lut.path = Path(cfg.lut)
     else:
@@ -125,6 +132,9 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     notice = lut.estimate_notice()
     if notice:
         click.echo(notice, err=True)
+    mismatch = cpu_mismatch(lut.data.get("device", {}))
+    if mismatch:
+        click.echo(f"warning: {mismatch}", err=True)
     if not as_json:
         click.echo(f"searching under {cfg.budget_ms:g} ms on {lut.describe()}", err=True)
     summary = run_search(cfg, lut, output, resume=resume, overwrite=overwrite,

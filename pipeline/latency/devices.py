@@ -16,7 +16,7 @@ import subprocess
 from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.provenance import cpu_name
+from pipeline.provenance import cpu_fingerprint, cpu_name
 
 DEVICES = ("cpu", "cuda", "jetson")
 
@@ -58,7 +58,8 @@ def _jetson_info() -> dict[str, Any]:
 
 def device_info(device: str) -> dict[str, Any]:
     """Name and state of the device being profiled, as far as this machine can read it."""
-    info: dict[str, Any] = {"kind": device, "cpu": cpu_name(), "cpus": os.cpu_count()}
+    info: dict[str, Any] = {"kind": device, "cpu": cpu_name(), "cpus": os.cpu_count(),
+                            "cpu_fingerprint": cpu_fingerprint()}
     if device == "cpu":
         info["name"] = info["cpu"]
         return info
@@ -75,3 +76,29 @@ def device_info(device: str) -> dict[str, Any]:
         info.update(_jetson_info())
     info.setdefault("name", device)
     return info
+
+
+def cpu_mismatch(table_device: dict[str, Any]) -> str | None:
+    """Why a CPU latency table may not predict this machine, or ``None`` if it should.
+
+    Virtual CPUs often report only "AMD EPYC"; two such hosts measured 2.3× apart on the same
+    networks (README, "What was run where"), so the fingerprint, not the name, decides.
+    """
+    if table_device.get("kind") != "cpu":
+        return None
+    fix = "profile this machine with `tnas-pipeline profile --device cpu --threads 1`"
+    theirs = table_device.get("cpu_fingerprint")
+    if theirs is None:
+        return ("the CPU latency table does not record its CPU's fingerprint, so it cannot be "
+                f"told whether it was measured on this CPU; {fix}")
+    ours = cpu_fingerprint()
+    if ours != theirs or table_device.get("cpus") != os.cpu_count():
+        return (f"the CPU latency table was measured on another CPU ({_describe(theirs)}, "
+                f"{table_device.get('cpus')} CPUs; this one: {_describe(ours)}, "
+                f"{os.cpu_count()} CPUs); its predictions may not hold here; {fix}")
+    return None
+
+
+def _describe(fp: dict[str, Any]) -> str:
+    return (f"{fp.get('vendor')} family {fp.get('family')} model {fp.get('model')}, "
+            f"{'/'.join(fp.get('flags') or []) or 'no SIMD flags'}")

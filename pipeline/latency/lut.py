@@ -146,8 +146,10 @@ class LatencyTable:
         return sum(self.block_ms(b) for b in blocks)
 
     def calibrate(self, raw_ms: float) -> float:
+        """``a · raw + b``, never below zero (a negative intercept fitted on large networks
+        must not predict a negative latency for a tiny one)."""
         cal = self.calibration
-        return cal["a"] * raw_ms + cal["b"] if cal else raw_ms
+        return max(0.0, cal["a"] * raw_ms + cal["b"]) if cal else raw_ms
 
     def predict_ms(self, arch: Architecture) -> float:
         """Predicted end-to-end latency of ``arch`` (calibrated when the table is)."""
@@ -168,4 +170,6 @@ class LatencyTable:
         e = space.edges_per_cell
         fastest = fixed + min(ups) + e * min(ops)
         slowest = fixed + max(ups) + space.max_cells * e * max(ops)
-        return self.calibrate(fastest), self.calibrate(slowest)
+        # Sorted: a calibration fitted on noise (tiny test sizes) may have a negative slope.
+        lo, hi = sorted((self.calibrate(fastest), self.calibrate(slowest)))
+        return lo, hi

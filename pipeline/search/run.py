@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from pipeline.data.patches import PatchSampler
 from pipeline.errors import UserError
 from pipeline.io_utils import atomic_path, write_json_atomic
+from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
 from pipeline.provenance import provenance
@@ -49,7 +50,8 @@ def lut_record(lut: LatencyTable) -> dict[str, Any]:
             "description": lut.describe(), "method": d.get("method"),
             "device": d.get("device"), "runtime": d.get("runtime"), "date": d.get("date"),
             "precision": lut.precision, "output_size": list(lut.output_size),
-            "search_space": d["search_space"]["hash"], "calibration": {
+            "search_space": d["search_space"]["hash"],
+            "cpu_mismatch": cpu_mismatch(d.get("device", {})), "calibration": {
                 k: v for k, v in (lut.calibration or {}).items() if k in ("a", "b", "networks")}}
 
 

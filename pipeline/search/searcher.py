@@ -34,7 +34,6 @@ from pipeline.evaluation import evaluate_folders
 from pipeline.inference import TorchUpscaler
 from pipeline.io_utils import atomic_path, write_json_atomic
 from pipeline.latency.lut import LatencyTable
-from pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE
 from pipeline.search.config import SearchConfig
 from pipeline.search.derive import Choice, derive
 from pipeline.search.latency_term import (
@@ -106,9 +105,8 @@ class Searcher:
             DistributedDataParallel(self.supernet, find_unused_parameters=True)
             if self.dist.enabled else self.supernet)
         self.latency: CostTables = latency_costs(lut, self.space)
-        size = lut.output_size if lut.output_size else DEFAULT_OUTPUT_SIZE
         self.params_cost = param_costs(self.space)
-        self.madds_cost = mult_add_costs(self.space, size)
+        self.madds_cost = mult_add_costs(self.space, lut.output_size)
         self.penalty = BudgetPenalty(cfg.budget_ms, cfg.penalty, cfg.lam, cfg.lam_step)
         self.iteration, self.seconds = 0, 0.0
         self.trajectory = Trajectory(self.space)

@@ -33,3 +33,13 @@ def test_image_smaller_than_patch_is_refused(tmp_path):
     Image.fromarray(np.zeros((10, 40, 3), np.uint8)).save(tmp_path / "thin.png")
     with pytest.raises(UserError, match="smaller than the 16x16 training patch"):
         PatchSampler([tmp_path], 2, 16, seed=0)
+
+
+def test_parts_split_the_images_disjointly(image_folder):
+    from pipeline.data.patches import PatchSampler
+
+    a = PatchSampler([image_folder], 2, 16, seed=0, part=(0, 2))
+    b = PatchSampler([image_folder], 2, 16, seed=0, part=(1, 2))
+    whole = PatchSampler([image_folder], 2, 16, seed=0)
+    assert len(a) + len(b) == len(whole) == 4
+    assert not any((x[1] == y[1]).all() for x in a.pairs for y in b.pairs)

@@ -103,8 +103,9 @@ def test_interrupted_search_resumes(tmp_path, image_folder, monkeypatch):
     ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)
     assert ck["iteration"] == 3
     monkeypatch.setattr(S.Searcher, "_weight_step", original)
-    res = invoke(["search", "--latency-budget", "120ms", "--resume", "-o", out, "--no-progress",
-                  "--json"])
+    assert_user_error(invoke(["search", "--latency-budget", "100ms", "--resume", "-o", out]),
+                      "searched under 120 ms")
+    res = invoke(["search", "--resume", "-o", out, "--no-progress", "--json"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["search_iterations"] == 5  # 12 × 0.4, continued from 3

@@ -1,0 +1,1 @@
+"""The trilevel hardware-aware search: relaxations, supernet, latency term, derive, fit, run."""
