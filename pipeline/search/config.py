@@ -8,6 +8,7 @@ from typing import Any
 from pipeline.errors import UserError
 from pipeline.search.latency_term import BudgetPenalty
 from pipeline.search.relaxations import RELAXATIONS
+from pipeline.training.config import check_budget
 
 
 @dataclass
@@ -46,13 +47,7 @@ class SearchConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if (self.iters is None) == (self.minutes is None):
-            raise UserError("give exactly one budget: --iters N or --minutes M")
-        if self.iters is not None and self.iters < 2:
-            raise UserError(f"--iters must be at least 2 (search and fine-tuning), "
-                            f"got {self.iters}")
-        if self.minutes is not None and not self.minutes > 0:
-            raise UserError(f"--minutes must be positive, got {self.minutes}")
+        check_budget(self.iters, self.minutes, min_iters=2, why=" (search and fine-tuning)")
         RELAXATIONS.get(self.relaxation)
         if self.penalty not in BudgetPenalty.KINDS:
             raise UserError(f"unknown --penalty {self.penalty!r}; known: "

@@ -48,7 +48,7 @@ from pipeline.search.trajectory import Trajectory
 from pipeline.search_space import SearchSpace
 from pipeline.training import distributed as D
 from pipeline.training.schedule import cosine_lr
-from pipeline.training.trainer import TrainingInterrupted, _deferred_interrupts
+from pipeline.training.trainer import TrainingInterrupted, deferred_interrupts
 
 
 class _FrozenSupernet(torch.nn.Module):
@@ -229,7 +229,7 @@ class Searcher:
         record_every = max(1, (cfg.search_iters or 2000) // 200)
         val_psnr = None
         self.supernet.train()
-        with _deferred_interrupts(self):
+        with deferred_interrupts(self):
             while not D.any_rank(self.dist, self.fraction() >= 1.0):
                 if D.any_rank(self.dist, self.stop_requested):
                     bar.close()

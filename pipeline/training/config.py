@@ -8,6 +8,17 @@ from typing import Any
 from pipeline.errors import UserError
 
 
+def check_budget(iters: int | None, minutes: float | None, min_iters: int = 1,
+                 why: str = "") -> None:
+    """Exactly one of ``--iters`` (at least ``min_iters``) and ``--minutes`` (positive)."""
+    if (iters is None) == (minutes is None):
+        raise UserError("give exactly one budget: --iters N or --minutes M")
+    if iters is not None and iters < min_iters:
+        raise UserError(f"--iters must be at least {min_iters}{why}, got {iters}")
+    if minutes is not None and not minutes > 0:
+        raise UserError(f"--minutes must be positive, got {minutes}")
+
+
 @dataclass
 class TrainConfig:
     """What a training run does. Budgets: ``iters`` or ``minutes`` (training-step wall time)."""
@@ -28,12 +39,7 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if (self.iters is None) == (self.minutes is None):
-            raise UserError("give exactly one budget: --iters N or --minutes M")
-        if self.iters is not None and self.iters < 1:
-            raise UserError(f"--iters must be at least 1, got {self.iters}")
-        if self.minutes is not None and not self.minutes > 0:
-            raise UserError(f"--minutes must be positive, got {self.minutes}")
+        check_budget(self.iters, self.minutes)
         for name in ("batch_size", "patch_size", "val_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1")

@@ -62,7 +62,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _deferred_interrupts(trainer: Trainer) -> Iterator[None]:
+def deferred_interrupts(trainer: Trainer) -> Iterator[None]:
     """Turn the first SIGINT/SIGTERM into a request to stop after the current step, so the
     checkpoint never holds a half-applied optimiser step; a second SIGINT stops at once."""
     if threading.current_thread() is not threading.main_thread():
@@ -176,7 +176,7 @@ class Trainer:
                    "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
         loss, last_val = float("nan"), None
         self.model.train()
-        with _deferred_interrupts(self):
+        with deferred_interrupts(self):
             while not D.any_rank(self.dist, self.progress_fraction() >= 1.0):
                 if D.any_rank(self.dist, self.stop_requested):
                     bar.close()
