@@ -30,8 +30,6 @@ from tqdm import tqdm
 
 from pipeline.data.patches import PatchSampler
 from pipeline.errors import UserError
-from pipeline.evaluation import evaluate_folders
-from pipeline.inference import TorchUpscaler
 from pipeline.io_utils import atomic_path, write_json_atomic
 from pipeline.latency.lut import LatencyTable
 from pipeline.search.config import SearchConfig
@@ -48,7 +46,7 @@ from pipeline.search.trajectory import Trajectory
 from pipeline.search_space import SearchSpace
 from pipeline.training import distributed as D
 from pipeline.training.schedule import cosine_lr
-from pipeline.training.trainer import TrainingInterrupted, deferred_interrupts
+from pipeline.training.trainer import TrainingInterrupted, deferred_interrupts, validate
 
 
 class _FrozenSupernet(torch.nn.Module):
@@ -169,13 +167,8 @@ class Searcher:
 
     # -- records --------------------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
-        w = _detached(self.relaxed())
-        model = _FrozenSupernet(self.supernet, w).eval()
-        up = TorchUpscaler(model, self.cfg.scale, self.cfg.device)
-        result = evaluate_folders(up, [Path(p) for p in self.cfg.val_data])
-        self.supernet.train()
-        return {name: {k: v for k, v in s.items() if k != "per_image"}
-                for name, s in result["sets"].items()}
+        """Scores of the supernet at the current relaxed weights (the trainer's validation)."""
+        return validate(_FrozenSupernet(self.supernet, _detached(self.relaxed())), self.cfg)
 
     def checkpoint(self) -> None:
         self.checkpointed_at = self.iteration

@@ -45,8 +45,9 @@ def complexity_record(model: torch.nn.Module, scale: int) -> dict[str, Any]:
 
 
 def validate(model: torch.nn.Module, cfg: TrainConfig) -> dict[str, Any]:
-    """Scores on the validation folders, without per-image detail."""
-    up = TorchUpscaler(model, cfg.scale, cfg.device)
+    """Scores on the validation folders, without per-image detail (``cfg``: any configuration
+    with ``scale``, ``device`` and ``val_data``; the search passes its own)."""
+    up = TorchUpscaler(model.eval(), cfg.scale, cfg.device)
     result = evaluate_folders(up, [Path(p) for p in cfg.val_data])
     model.train()
     return {name: {k: v for k, v in s.items() if k != "per_image"}
