@@ -47,19 +47,23 @@ from pipeline.training.run_dir import RunDir
 from pipeline.training.trainer import train
 
 
-def measure_ms(model: torch.nn.Module, lut, repeats: int, rounds: int) -> dict[str, float]:
-    """Latency with the LUT's runtime, threads and network protocol, in ``rounds`` fresh sessions:
-    the median of the round medians, and their spread (this shared 2-vCPU host drifts by up to
-    ±10 % between back-to-back runs of the same network)."""
+def measure_ms(models: dict[str, torch.nn.Module], lut, repeats: int,
+               rounds: int) -> dict[str, dict[str, float]]:
+    """Latency with the LUT's runtime, threads and network protocol: ``rounds`` passes over all
+    ``models`` in turn, each in a fresh session, so that the drift of this shared 2-vCPU host
+    (up to ±10 % between back-to-back runs of the same network) falls on every model alike
+    rather than on whichever was timed in a slow minute. Per model: the median of its round
+    medians, and their spread."""
     rt = lut.data["runtime"]
     backend = get_backend("ort", threads=rt.get("threads"))
     w, h = lr_size(lut.output_size, lut.data["scale"])
-    medians = sorted(
-        backend.measure(model.eval(), (1, 3, h, w),
-                        MeasureProtocol(warmup=3, repeats=repeats)).median_ms
-        for _ in range(rounds))
-    return {"median_ms": float(np.median(medians)), "min_round_ms": medians[0],
-            "max_round_ms": medians[-1], "rounds": rounds}
+    medians: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            medians[name].append(backend.measure(
+                model.eval(), (1, 3, h, w), MeasureProtocol(warmup=3, repeats=repeats)).median_ms)
+    return {name: {"median_ms": float(np.median(m)), "min_round_ms": min(m),
+                   "max_round_ms": max(m), "rounds": rounds} for name, m in medians.items()}
 
 
 def scores(run: Path, eval_sets: list[Path]) -> dict[str, dict[str, float]]:
@@ -115,7 +119,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10, help="timed runs per session")
-    ap.add_argument("--rounds", type=int, default=3, help="fresh sessions per latency")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="passes over all models, a fresh session each")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reuse", action="store_true",
                     help="reuse finished runs in --out instead of training them again")
@@ -136,11 +141,10 @@ def main() -> None:
     budgets = sorted(args.budgets)
 
     # 1. Baseline latencies decide which baselines are trained.
-    base_lat = {}
-    for name in BASELINES.names():
-        base_lat[name] = measure_ms(build_network(baseline_architecture(name, 2)), lut,
-                                    args.repeats, args.rounds)
-        print(f"{name}: {base_lat[name]['median_ms']:.1f} ms", flush=True)
+    base_lat = measure_ms({name: build_network(baseline_architecture(name, 2))
+                           for name in BASELINES.names()}, lut, args.repeats, rounds=1)
+    for name, m in base_lat.items():
+        print(f"{name}: {m['median_ms']:.1f} ms", flush=True)
     fitting = [n for n in BASELINES.names() if base_lat[n]["median_ms"] <= max(budgets)]
 
     # 2. Training: baselines, then a search per budget, then the ablation.
@@ -179,12 +183,10 @@ def main() -> None:
                        search_seconds=s["search_seconds"], finetune_seconds=s["finetune_seconds"],
                        derived_predicted_ms=s["derived_predicted_ms"])
         records.append(rec)
+    models = {rec["label"]: RunDir(rec["run"]).load_model()[1] for rec in records}
+    measured = measure_ms(models, lut, args.repeats, args.rounds)
     for rec in records:
-        if rec["kind"] == "baseline":
-            rec["measured"] = base_lat[rec["label"]]
-        else:
-            _, model = RunDir(rec["run"]).load_model()
-            rec["measured"] = measure_ms(model, lut, args.repeats, args.rounds)
+        rec["measured"] = measured[rec["label"]]
         print(f"{rec['label']}: {rec['measured']['median_ms']:.1f} ms", flush=True)
     bicubic_res = evaluate_folders(load_upscaler(None, bicubic=True, scale=2), eval_sets)
     bicubic = {n: s["psnr_y"] for n, s in bicubic_res["sets"].items()}
@@ -236,8 +238,8 @@ def main() -> None:
         f"(search + fine-tune for searched networks) on {' + '.join(train_sets)}, "
         f"{args.threads} PyTorch threads; latency: ONNX Runtime CPU, "
         f"{lut.data['runtime'].get('threads')} thread, 1280×720 output, median of "
-        f"{args.rounds} sessions × {args.repeats} runs (spread of the session medians in "
-        f"brackets); {machine()}; {date}.",
+        f"{args.rounds} interleaved passes over all models, a fresh session × {args.repeats} "
+        f"runs each (spread of the pass medians in brackets); {machine()}; {date}.",
         f"Command: `{cmd}`. Bicubic: Set5 {bicubic['Set5']:.2f}, Set14 {bicubic['Set14']:.2f}.",
         "", markdown_table(["model", "params", "Mult-Adds (G)", "LUT predicted (ms)",
                             "measured (ms)", "measured / budget", "Set5 PSNR / SSIM",

@@ -47,7 +47,7 @@ def _relaxation_names() -> list[str]:
               help="Extra loss term: weight × expected parameters (millions).")
 @click.option("--mult-add-weight", default=0.0, show_default=True,
               help="Extra loss term: weight × expected Mult-Adds (G).")
-@click.option("--headroom", default=0.03, show_default=True,
+@click.option("--headroom", default=0.07, show_default=True,
               help="Fit the derived network into [0.9, 1 - headroom] × budget on the LUT.")
 @click.option("--batch-size", default=8, show_default=True, help="Search batch (per process).")
 @click.option("--patch-size", default=48, show_default=True, help="Search HR patch side.")
@@ -90,13 +90,10 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     """
     from pipeline.data.defaults import default_train_folders, default_val_folders
     from pipeline.latency.devices import cpu_mismatch
-    from pipeline.latency.lut import LatencyTable
     from pipeline.latency.shipped import resolve_profile
     from pipeline.search.budget import check_reachable, parse_latency_budget
     from pipeline.search.config import SearchConfig
-    from pipeline.search.run import check_output, run_search
-    from pipeline.search.searcher import SearchDir
-    from pipeline.training.run_dir import RunDir
+    from pipeline.search.run import check_output, resume_config, run_search
 
     if budget is None and not resume:
         raise UserError("give --latency-budget, e.g. --latency-budget 30ms")
@@ -104,14 +101,10 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     if resume:
         if not output:
             raise UserError("--resume needs -o RUN, the search run to continue")
-        check_output(output, resume, overwrite)
-        sd = SearchDir(output)
-        cfg = SearchConfig.from_dict(RunDir(output).read_json(sd.config))
+        cfg, lut = resume_config(output)
         if budget_ms is not None and abs(budget_ms - cfg.budget_ms) > 1e-9:
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
-        lut = LatencyTable.load(sd.lut_copy)
-        lut.path = Path(cfg.lut)
     else:
         lut = resolve_profile(target)
         space_scale = int(scale) if scale else int(lut.data["scale"])

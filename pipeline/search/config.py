@@ -40,7 +40,7 @@ class SearchConfig:
     arch_lr: float = 1e-3
     finetune_batch_size: int = 16
     finetune_patch_size: int = 72
-    headroom: float = 0.03                 # fit into [0.9, 1 − headroom] × budget
+    headroom: float = 0.07                 # fit into [0.9, 1 − headroom] × budget
     val_every: int = 100
     seed: int = 0
     device: str = "cpu"

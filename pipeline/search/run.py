@@ -15,7 +15,6 @@ The run directory is a training run directory (``arch.json``, ``weights.safetens
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from pipeline.data.patches import PatchSampler
 from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path, write_json_atomic
+from pipeline.io_utils import atomic_path, file_sha256, write_json_atomic
 from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
@@ -37,10 +36,6 @@ from pipeline.training import distributed as D
 from pipeline.training.config import TrainConfig
 from pipeline.training.run_dir import RunDir
 from pipeline.training.trainer import train
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def lut_record(lut: LatencyTable) -> dict[str, Any]:
@@ -122,6 +117,16 @@ def check_output(out: str | Path, resume: bool, overwrite: bool) -> None:
     elif not overwrite and (sd.path.exists() or run.weights.exists() or run.checkpoint.exists()):
         raise UserError(f"{out} already holds a run; pass --resume to continue it, --overwrite "
                         "to start it afresh, or choose another -o directory")
+
+
+def resume_config(out: str | Path) -> tuple[SearchConfig, LatencyTable]:
+    """The configuration and latency table of the interrupted search run ``out``."""
+    check_output(out, resume=True, overwrite=False)
+    sd = SearchDir(out)
+    cfg = SearchConfig.from_dict(RunDir(out).read_json(sd.config))
+    lut = LatencyTable.load(sd.lut_copy)
+    lut.path = Path(cfg.lut)  # report the table the run was started with
+    return cfg, lut
 
 
 def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bool = False,
