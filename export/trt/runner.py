@@ -1,10 +1,10 @@
 """Run and time a serialized TensorRT engine.
 
-Follows Polygraphy's runner layering: :class:`TrtRunner` is a context manager that holds only the
-engine bytes until it is entered, and only then imports TensorRT, deserializes the engine and
-allocates device memory; leaving it frees everything. It uses TensorRT 10's name-based I/O API
-(``num_io_tensors``, ``get_tensor_name``, ``set_input_shape``, ``set_tensor_address``,
-``execute_async_v3``), which TensorRT 11 keeps.
+Follows Polygraphy's runner layering: :class:`TrtRunner` is a :class:`~export.runners.Runner`,
+a context manager that holds only the engine bytes until it is entered, and only then imports
+TensorRT, deserializes the engine and allocates device memory; leaving it frees everything. It
+uses TensorRT 10's name-based I/O API (``num_io_tensors``, ``get_tensor_name``,
+``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``), which TensorRT 11 keeps.
 
 Timing follows the TensorRT developer guide's advice and REFERENCE.md: GPU compute time from CUDA
 events recorded around each ``execute_async_v3`` on the same non-default stream, after warm-up,
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from export.runners.base import Runner
 from export.trt.availability import require_tensorrt
 from export.trt.cuda import CudaApi, load_cuda
 from export.trt.engine import trt_logger
@@ -33,7 +34,7 @@ class _Buffer:
     nbytes: int
 
 
-class TrtRunner:
+class TrtRunner(Runner):
     """Runs a serialized engine on one GPU; use as ``with TrtRunner(plan) as runner: ...``.
 
     Args:
@@ -41,10 +42,12 @@ class TrtRunner:
         input_shapes: Shapes to start with for dynamic inputs. ``None`` means each input's
             static shape, or its profile's ``opt`` shape where it is dynamic.
         device: CUDA device index.
+        name: How comparisons and reports call this runner.
     """
 
     def __init__(self, engine_bytes: bytes, input_shapes: Mapping[str, Sequence[int]] | None = None,
-                 device: int = 0) -> None:
+                 device: int = 0, name: str = "tensorrt") -> None:
+        super().__init__(name)
         self.engine_bytes = engine_bytes
         self.requested_shapes = {k: tuple(v) for k, v in (input_shapes or {}).items()}
         self.device = device
@@ -65,9 +68,7 @@ class TrtRunner:
 
     # -- activation ------------------------------------------------------------------------
 
-    def __enter__(self) -> TrtRunner:
-        if self.is_active:
-            raise RuntimeError("TrtRunner is already active")
+    def activate(self) -> None:
         trt = require_tensorrt()
         self.cuda = load_cuda(self.device)
         try:
@@ -75,10 +76,8 @@ class TrtRunner:
         except BaseException:
             self._deactivate()
             raise
-        self.is_active = True
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def deactivate(self) -> None:
         self._deactivate()
 
     def _activate(self, trt: Any) -> None:

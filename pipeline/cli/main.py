@@ -8,10 +8,12 @@ from pipeline import __version__
 from pipeline.cli.baselines_cmd import baselines
 from pipeline.cli.common import PipelineGroup
 from pipeline.cli.evaluate_cmd import evaluate
+from pipeline.cli.export_cmd import export
 from pipeline.cli.profile_cmd import profile
 from pipeline.cli.search_cmd import search
 from pipeline.cli.train_cmd import train
 from pipeline.cli.upscale_cmd import upscale
+from pipeline.cli.validate_cmd import validate
 
 
 @click.group(cls=PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,10 +29,12 @@ def cli() -> None:
       tnas-pipeline upscale photo.png -o photo_x2.png --model runs/demo
       tnas-pipeline profile --device cpu -o hardware_profiles/cpu.json
       tnas-pipeline search --latency-budget 150ms --minutes 6 -o runs/s150
+      tnas-pipeline export --run runs/s150
+      tnas-pipeline validate --run runs/s150
     """
 
 
-for command in (train, evaluate, upscale, baselines, profile, search):
+for command in (train, evaluate, upscale, baselines, profile, search, export, validate):
     cli.add_command(command)
 
 if __name__ == "__main__":

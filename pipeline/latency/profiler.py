@@ -141,6 +141,8 @@ def profile(backend: LatencyBackend, device: str, space: SearchSpace,
     _measure_blocks_in_context(backend, space, output_size, table, protocol, progress)
 
     samples = table.data.setdefault("calibration_samples", [])
+    # The seed rebuilds the calibration networks later (validate's host-drift reference).
+    table.data.setdefault("protocol", {})["calibration_seed"] = seed
     rng = np.random.default_rng(seed)
     archs = [space.random_architecture(rng, name=f"calib-{i}") for i in range(networks)]
     bar = tqdm(total=networks, initial=len(samples), desc="calibration networks",

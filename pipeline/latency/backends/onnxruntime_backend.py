@@ -61,23 +61,28 @@ class OnnxRuntimeBackend(LatencyBackend):
     def measure(self, module: torch.nn.Module, input_shape: tuple[int, ...],
                 protocol: MeasureProtocol) -> TimingStats:
         fp16 = self.precision == "fp16"
-        dtype = np.float16 if fp16 else np.float32
-        sess = self.session(export_onnx_bytes(module, input_shape, fp16=fp16))
+        return self.measure_onnx(export_onnx_bytes(module, input_shape, fp16=fp16), input_shape,
+                                 protocol)
+
+    def measure_onnx(self, onnx_bytes: bytes, input_shape: tuple[int, ...],
+                     protocol: MeasureProtocol) -> TimingStats:
+        """Latency of a serialized ONNX model (static, or dynamic and run at ``input_shape``)."""
+        sess = self.session(onnx_bytes)
+        inp, out = sess.get_inputs()[0], sess.get_outputs()[0]
+        dtype = np.float16 if "float16" in inp.type else np.float32
         x = np.random.default_rng(0).random(input_shape, dtype=np.float32).astype(dtype)
         # Pre-allocated, bound input and output buffers, as a deployed pipeline reuses them:
         # otherwise every run allocates (and page-faults in) a fresh output of tens of MB, a cost
-        # that an isolated block pays and the same block inside a network does not.
-        with torch.no_grad():
-            out_shape = tuple(module.eval()(torch.zeros(input_shape)).shape)
-        y = np.empty(out_shape, dtype=dtype)
+        # that an isolated block pays and the same block inside a network does not. One untimed
+        # run gives the output's shape and type, which a dynamic graph does not declare.
+        y = np.empty_like(sess.run([out.name], {inp.name: x})[0])
         binding = sess.io_binding()
         if self.providers[0] == "CUDAExecutionProvider":
-            binding.bind_cpu_input(sess.get_inputs()[0].name, x)
-            binding.bind_output(sess.get_outputs()[0].name, "cuda")
+            binding.bind_cpu_input(inp.name, x)
+            binding.bind_output(out.name, "cuda")
         else:
-            binding.bind_input(sess.get_inputs()[0].name, "cpu", 0, dtype, x.shape, x.ctypes.data)
-            binding.bind_output(sess.get_outputs()[0].name, "cpu", 0, dtype, y.shape,
-                                y.ctypes.data)
+            binding.bind_input(inp.name, "cpu", 0, dtype, x.shape, x.ctypes.data)
+            binding.bind_output(out.name, "cpu", 0, y.dtype, y.shape, y.ctypes.data)
         return TimingStats.from_samples(
             time_calls(lambda: sess.run_with_iobinding(binding), protocol))
 
