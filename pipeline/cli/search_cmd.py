@@ -49,6 +49,9 @@ def _relaxation_names() -> list[str]:
               help="Extra loss term: weight × expected Mult-Adds (G).")
 @click.option("--headroom", default=0.07, show_default=True,
               help="Fit the derived network into [0.9, 1 - headroom] × budget on the LUT.")
+@click.option("--check-on-device", is_flag=True,
+              help="Time the fitted network on this machine and refit until it measures within "
+                   "[0.85, 0.97] x budget (a CPU table measured on this CPU only).")
 @click.option("--batch-size", default=8, show_default=True, help="Search batch (per process).")
 @click.option("--patch-size", default=48, show_default=True, help="Search HR patch side.")
 @click.option("--finetune-batch-size", default=16, show_default=True,
@@ -67,8 +70,8 @@ def _relaxation_names() -> list[str]:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @json_option
 def search(budget, target, scale, data, val_data, iters, minutes, search_fraction, relaxation,
-           penalty, param_weight, mult_add_weight, headroom, batch_size, patch_size,
-           finetune_batch_size, finetune_patch_size, seed,
+           penalty, param_weight, mult_add_weight, headroom, check_on_device, batch_size,
+           patch_size, finetune_batch_size, finetune_patch_size, seed,
            threads, torch_device, output, resume, overwrite, no_progress, as_json) -> None:
     """Search for the best SR network whose latency on the target device fits the budget.
 
@@ -116,6 +119,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             train_data=[str(Path(d)) for d in data] or [str(p) for p in default_train_folders()],
             val_data=[str(Path(d)) for d in val_data] or [str(p) for p in default_val_folders()],
             iters=iters, minutes=minutes, search_fraction=search_fraction, headroom=headroom,
+            check_on_device=check_on_device,
             batch_size=batch_size, patch_size=patch_size, seed=seed,
             finetune_batch_size=finetune_batch_size, finetune_patch_size=finetune_patch_size,
             device=resolve_device(torch_device), threads=threads)

@@ -41,6 +41,7 @@ class SearchConfig:
     finetune_batch_size: int = 16
     finetune_patch_size: int = 72
     headroom: float = 0.07                 # fit into [0.9, 1 − headroom] × budget
+    check_on_device: bool = False          # time the fitted network here and refit by it
     val_every: int = 100
     seed: int = 0
     device: str = "cpu"

@@ -16,6 +16,7 @@ The run directory is a training run directory (``arch.json``, ``weights.safetens
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from pipeline.networks.architecture import Architecture
 from pipeline.provenance import provenance
 from pipeline.search.config import SearchConfig
 from pipeline.search.derive import inherit_state
+from pipeline.search.device_check import device_here_reason, search_fit_on_device
 from pipeline.search.fit import fit_to_budget
 from pipeline.search.searcher import SearchDir, Searcher
 from pipeline.training import distributed as D
@@ -84,6 +86,19 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         fit = fit_to_budget(fit.choice, searcher.arch, searcher.latency, space, cfg.budget_ms,
                             lo=0.9, hi=1.0)
     name = f"searched-{cfg.budget_ms:g}ms"
+    device_check: dict[str, Any] | None = None
+    if cfg.check_on_device:
+        why = device_here_reason(lut) or (
+            "one process measures, not several" if searcher.dist.enabled else None)
+        if why:
+            device_check = {"skipped": why}
+            if main:
+                print(f"on-device check skipped: {why}", file=sys.stderr)
+        else:
+            fit, rounds = search_fit_on_device(
+                fit, searcher.arch, searcher.latency, space, cfg.budget_ms, 0.9,
+                1.0 - cfg.headroom, name, lut, log=lambda m: print(m, file=sys.stderr))
+            device_check = {"rounds": rounds, "measured_ms": rounds[-1]["measured_ms"]}
     arch = fit.choice.architecture(space, name=name)
     result = {
         "derived": derived.architecture(space, name=name).to_dict(),
@@ -91,6 +106,7 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
             [list(c) for c in derived.cells[: derived.depth]], derived.upsampler_kernel, space),
         "fitted": arch.to_dict(), "predicted_ms": fit.predicted_ms,
         "in_window": fit.in_window, "fit_moves": fit.moves, "fit_reason": fit.reason,
+        "device_check": device_check,
         "window_ms": [0.9 * cfg.budget_ms, cfg.budget_ms],
         "search_iterations": searcher.iteration, "search_seconds": round(searcher.seconds, 2),
         "search_history": searcher.history,
@@ -164,7 +180,8 @@ def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bo
         "search_iterations": result["search_iterations"],
         "finetune_seconds": metrics["train_seconds"], "finetune_iterations": metrics["iterations"],
         "derived_predicted_ms": result["derived_predicted_ms"], "fit_moves": result["fit_moves"],
-        "fit_reason": result["fit_reason"], "lut": lut_record(lut),
+        "fit_reason": result["fit_reason"], "device_check": result.get("device_check"),
+        "lut": lut_record(lut),
     }
     write_json_atomic(out / "search.json", summary)
     return summary
