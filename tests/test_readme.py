@@ -16,3 +16,16 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     assert "tnas-pipeline" in main and "pytest" in tests
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert tests in ci
+
+
+def test_readme_results_are_what_the_benchmarks_wrote():
+    """Every marked results section is its bench/results file, verbatim (bench/update_readme)."""
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from bench.update_readme import result_text, sections
+
+    marked = sections((REPO / "README.md").read_text())
+    assert {"baselines_x2", "search_budgets", "export_validate"} <= set(marked)
+    for name, body in marked.items():
+        assert body == result_text(name), f"README section {name} differs from bench/results"

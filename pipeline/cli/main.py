@@ -10,6 +10,7 @@ from pipeline.cli.common import PipelineGroup
 from pipeline.cli.evaluate_cmd import evaluate
 from pipeline.cli.export_cmd import export
 from pipeline.cli.profile_cmd import profile
+from pipeline.cli.run_cmd import run
 from pipeline.cli.search_cmd import search
 from pipeline.cli.train_cmd import train
 from pipeline.cli.upscale_cmd import upscale
@@ -23,6 +24,7 @@ def cli() -> None:
 
     \b
     Examples:
+      tnas-pipeline run                      # search, export, validate on the bundled data
       tnas-pipeline train plain_cnn --minutes 3 -o runs/demo
       tnas-pipeline evaluate runs/demo
       tnas-pipeline evaluate --bicubic --scale 4 --json
@@ -34,7 +36,7 @@ def cli() -> None:
     """
 
 
-for command in (train, evaluate, upscale, baselines, profile, search, export, validate):
+for command in (run, train, evaluate, upscale, baselines, profile, search, export, validate):
     cli.add_command(command)
 
 if __name__ == "__main__":

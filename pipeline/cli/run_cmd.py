@@ -1,0 +1,81 @@
+"""``tnas-pipeline run``: the main job, from latency table to validated ONNX, in one command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.cli.common import data_option, echo_json, json_option
+
+
+@click.command("run")
+@click.option("--latency-budget", "budget", default="250ms", show_default=True,
+              help="Latency budget with a unit (30ms, 0.03s) on the target device.")
+@click.option("--device", "target", default="cpu", show_default=True,
+              help="Target whose latency table is used: cpu (shipped, measured on 2 cores), "
+                   "jetson (shipped estimate) or a table FILE.json.")
+@click.option("--profile", is_flag=True,
+              help="Measure this CPU's latency table first (about 7 more minutes) instead of "
+                   "using the shipped one.")
+@click.option("--minutes", default=10.0, show_default=True,
+              help="Minutes of search plus fine-tuning.")
+@click.option("--iters", type=int,
+              help="Iterations of search plus fine-tuning instead of --minutes (reproducible).")
+@data_option
+@click.option("--val-data", multiple=True, type=click.Path(path_type=str),
+              help="Validation folder(s) during the search [default: bundled Set5].")
+@click.option("--no-device-check", is_flag=True,
+              help="Trust the table alone: do not time the fitted network here and refit.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", type=int, help="PyTorch threads for training [default: PyTorch's].")
+@click.option("-o", "--output", default="runs/main", show_default=True,
+              type=click.Path(path_type=Path), help="Run directory.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in -o.")
+@click.option("--overwrite", is_flag=True, help="Start afresh over an existing run in -o.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@json_option
+def run(budget, target, profile, minutes, iters, data, val_data, no_device_check, seed, threads,
+        output, resume, overwrite, no_progress, as_json) -> None:
+    """Search, export and validate in one go: the whole pipeline on the bundled data.
+
+    Uses the shipped CPU latency table (or --profile measures this CPU first), searches a
+    network under the budget for --minutes, exports it to ONNX with a parity check against
+    PyTorch, validates PSNR on Set5/Set14 and latency on this machine, and prints where
+    everything is. With the defaults it takes about 12 minutes on 2 CPU cores. Exit code 0 when
+    validation passes, 1 when it fails.
+
+    \b
+    Examples:
+      tnas-pipeline run                                   # 250 ms on this CPU, bundled data
+      tnas-pipeline run --latency-budget 120ms --minutes 5 -o runs/quick
+      tnas-pipeline run --profile -o runs/measured        # profile this CPU first
+      tnas-pipeline run --resume -o runs/main
+    """
+    from pipeline.main_job import MainJob, run_main_job
+    from pipeline.search.budget import parse_latency_budget
+
+    job = MainJob(out=output, budget_ms=parse_latency_budget(budget), device=target,
+                  profile=profile, minutes=minutes, iters=iters, data=list(data),
+                  val_data=list(val_data), seed=seed, threads=threads,
+                  device_check=not no_device_check)
+    summary = run_main_job(job, resume=resume, overwrite=overwrite,
+                           progress=not (no_progress or as_json), argv=sys.argv,
+                           log=lambda m: click.echo(m, err=True))
+    if as_json:
+        echo_json(summary)
+    else:
+        lat = summary["latency_ms"]
+        click.echo(f"\n{'PASS' if summary['pass'] else 'FAIL'}: {summary['arch']} in "
+                   f"{summary['run']} ({summary['wall_seconds'] / 60:.1f} min)")
+        click.echo(f"latency  {lat['median']:.1f} ms measured (p90 {lat['p90']:.1f}), "
+                   f"{summary['predicted_ms']:.1f} ms predicted, budget "
+                   f"{summary['budget_ms']:g} ms")
+        click.echo("PSNR-Y   " + ", ".join(f"{k} {v:.2f} dB" for k, v in
+                                             summary["psnr_y"].items()))
+        for path in summary["onnx"]:
+            click.echo(f"onnx     {path}")
+        click.echo(f"report   {summary['validation_report']}")
+        click.echo(f"search   {summary['trajectories']}")
+    sys.exit(0 if summary["pass"] else 1)
