@@ -109,10 +109,15 @@ def open_artifact(path: Path, run: RunDir, trt_here: Callable[[], dict[str, str]
         check_identity(meta, run, path)
         precision = meta.get("precision", "fp32")
         exported = _export_manifest(path.parent, precision)
-        images = path
+        images, latency = path, path
         if meta.get("tnas.variant", "dynamic") != "dynamic":
             images = _sibling(path.parent, exported, "onnx", "dynamic") or path
-        return Artifact(path, "onnx", precision, "onnxruntime", images, path,
+        else:
+            # Deployment at a fixed resolution runs the static file, the shape the table
+            # predicts; ONNX Runtime plans a static graph better (a dynamic one measured a few
+            # percent slower here).
+            latency = _sibling(path.parent, exported, "onnx", "static") or path
+        return Artifact(path, "onnx", precision, "onnxruntime", images, latency,
                         {**meta, "export": exported})
     if suffix in (".engine", ".plan", ".trt"):
         manifest = read_engine_manifest(path)
@@ -216,7 +221,7 @@ def _measure(art: Artifact, device: str, input_shape: tuple[int, ...], threads: 
     return {"median": float(np.median(medians)),
             "p90": float(np.median([s.p90_ms for s in rounds_stats])),
             "round_medians": medians, "rounds": rounds, "warmup": warmup, "repeats": repeats,
-            "input_shape": list(input_shape), "threads": threads,
+            "input_shape": list(input_shape), "threads": threads, "file": art.latency.name,
             "reference_medians": reference_medians}
 
 
@@ -249,9 +254,6 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
     if threads is None and art.runtime == "onnxruntime" and device == "cpu":
         threads = rt.get("threads")
     output_size = tuple(ref.table.output_size) if ref.table else DEFAULT_OUTPUT_SIZE
-    if art.kind == "onnx" and not str(art.manifest.get("tnas.variant", "dynamic")) \
-            .startswith("dynamic"):
-        ref.notes.append("a static ONNX is timed at its own shape")
     lw, lh = lr_size(output_size, arch.scale)
     net_protocol = ((ref.table.data.get("protocol") or {}).get("networks") if ref.table else None
                     ) or {"warmup": 3, "repeats": 10, "min_seconds": 0.0}
@@ -276,7 +278,7 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
             static = onnx.load(str(art.latency), load_external_data=False)
             dims = [d.dim_value for d in static.graph.input[0].type.tensor_type.shape.dim]
             if all(d > 0 for d in dims):
-                shape = tuple(dims)
+                shape = tuple(dims)  # a static ONNX is timed at its own shape
         else:  # the fixed-shape engine runs only at its profile's shape
             shape = tuple(read_engine_manifest(art.latency)["input_shapes"]["input"]["opt"])
         if (shape[2], shape[3]) != (lh, lw):
@@ -361,7 +363,8 @@ def markdown_report(r: dict[str, Any]) -> str:
     lat = r["latency_ms"]
     if lat:
         shape = lat["input_shape"]
-        lines.append(f"Latency at input {shape[3]}x{shape[2]}: median {lat['median']:.2f} ms, "
+        lines.append(f"Latency of `{lat.get('file', '?')}` at input {shape[3]}x{shape[2]}: "
+                     f"median {lat['median']:.2f} ms, "
                      f"p90 {lat['p90']:.2f} ms ({lat['rounds']} sessions × {lat['repeats']} "
                      f"runs; session medians {', '.join(f'{m:.1f}' for m in lat['round_medians'])}"
                      f")." + (f" LUT prediction {r['predicted_ms']:.2f} ms "

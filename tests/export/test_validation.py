@@ -35,6 +35,7 @@ def test_validate_reports_quality_latency_and_verdict(exported, image_folder):
     assert abs(r["psnr_delta_db"][image_folder.name]) <= 0.01 and r["max_abs_diff"] <= 1e-5
     lat = r["latency_ms"]
     assert lat["input_shape"] == [1, 3, 360, 640] and lat["threads"] == 1
+    assert lat["file"] == "model-fp32-1280x720.onnx"  # the static file is what deploys
     assert 0 < lat["median"] <= lat["p90"] * 1.0001 and lat["repeats"] == 10
     # The tiny network is outside the shipped table's space: no prediction, and a note says so.
     assert r["predicted_ms"] is None and any("no LUT prediction" in n for n in r["notes"])
