@@ -16,7 +16,6 @@ manifest (:func:`export.trt.engine.engine_manifest` plus the run's hashes).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from export.runners import TorchRunner
 from export.tolerances import parity_checks
 from export.trt.availability import require_tensorrt
 from export.trt.cuda import gpu_info
-from export.trt.engine import build_engine, engine_manifest
+from export.trt.engine import build_engine, engine_manifest, timing_cache_name
 from export.trt.runner import TrtRunner
 from pipeline.errors import UserError
 from pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
@@ -57,17 +56,12 @@ def trt_context_here() -> TrtContext:
     return TrtContext(version=str(trt.__version__), gpu=gpu_info())
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "gpu"
-
-
 def default_timing_cache(ctx: TrtContext) -> Path:
     """One timing cache per GPU model and TensorRT version, where caches belong
     (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    cc = ctx.gpu.get("compute_capability", "").replace(".", "")
-    return base / "tnas-pipeline" / "trt" / (
-        f"{_slug(ctx.gpu.get('gpu', 'gpu'))}-sm{cc}-trt{ctx.version}.timing_cache")
+    return base / "tnas-pipeline" / "trt" / timing_cache_name(ctx.gpu.get("gpu", "gpu"),
+                                                              ctx.version)
 
 
 def dynamic_profile(colors: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,13 @@ Shape = Sequence[int]
 ProfileShapes = Mapping[str, tuple[Shape, Shape, Shape]]  # input name -> (min, opt, max)
 
 MAX_PARSER_ERRORS = 3  # listed in the UserError; the TensorRT log has the rest
+
+
+def timing_cache_name(gpu_name: str, trt_version: str) -> str:
+    """``trt-<gpu>-trt<version>.timing_cache``: a cache is valid for one GPU model and TensorRT
+    version only, hence both in the name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower()).strip("-") or "gpu"
+    return f"trt-{slug}-trt{trt_version}.timing_cache"
 
 
 def trt_logger(trt: Any) -> Any:

@@ -10,7 +10,6 @@ on a non-default stream (:class:`export.trt.runner.TrtRunner`).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import torch
 
 from export.trt.availability import require_tensorrt
 from export.trt.cuda import gpu_info
-from export.trt.engine import build_engine
+from export.trt.engine import build_engine, timing_cache_name
 from export.trt.runner import TrtRunner
 from pipeline.errors import UserError
 from pipeline.latency.backends.base import (
@@ -31,10 +30,6 @@ from pipeline.latency.stats import TimingStats
 
 ONNX_INPUT = "input"  # the input name export_onnx_bytes gives the graph
 PRECISIONS = ("fp32", "fp16")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "gpu"
 
 
 @BACKENDS.register("trt")
@@ -64,8 +59,8 @@ class TensorRTBackend(LatencyBackend):
         """
         if not self.cache_dir:
             return None
-        return Path(self.cache_dir) / (f"trt-{_slug(self.gpu['gpu'])}-"
-                                       f"trt{self.trt.__version__}.timing_cache")
+        return Path(self.cache_dir) / timing_cache_name(self.gpu["gpu"],
+                                                        str(self.trt.__version__))
 
     def measure(self, module: torch.nn.Module, input_shape: tuple[int, ...],
                 protocol: MeasureProtocol) -> TimingStats:
