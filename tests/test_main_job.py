@@ -22,10 +22,16 @@ def test_run_searches_exports_and_validates(tmp_path):
     assert res.exit_code in (0, 1), res.output  # 1: validation failed (e.g. a busy machine)
     s = json.loads(res.stdout)
     assert s["run"] == str(out) and s["budget_ms"] == 120.0
-    assert s["predicted_ms"] <= 120
-    # The fitted network was timed here and refitted (or the check says why it could not be).
+    # The fitted network was timed here and refitted by what it measured (the prediction may
+    # then exceed the budget, where the table overestimates this CPU), or the check says why
+    # it could not run and the table's fit stands.
     check = json.loads((out / "search.json").read_text())["device_check"]
-    assert "rounds" in check or "skipped" in check
+    if "rounds" in check:
+        # The network kept is one that was measured.
+        assert s["predicted_ms"] in [r["predicted_ms"] for r in check["rounds"]]
+        assert all(r["measured_ms"] > 0 for r in check["rounds"])
+    else:
+        assert check["skipped"] and 0.9 * 120 <= s["predicted_ms"] <= 120
     assert set(s["psnr_y"]) == {"Set5", "Set14"} and s["max_abs_diff"] <= 1e-5
     assert s["latency_ms"]["median"] > 0 and s["latency_ms"]["input_shape"] == [1, 3, 360, 640]
     for path in (*s["onnx"], s["validation_report"], s["trajectories"]):

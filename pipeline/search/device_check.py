@@ -65,25 +65,31 @@ def refit_on_device(fit: FitResult, fit_again: Callable[[FitResult, float], FitR
                     log: Callable[[str], None] = print) -> tuple[FitResult, list[dict[str, Any]]]:
     """Measure, and refit to the corrected budget until the measurement is in the window.
 
-    ``fit_again(current, corrected_budget)`` refits from the current choice. Returns the last
-    fit and every round's prediction and measurement.
+    ``fit_again(current, corrected_budget)`` refits from the current choice. Returns a measured
+    fit (the one in the window; failing that, the largest under the window's top; failing that,
+    the fastest) and every round's prediction and measurement.
     """
     lo, hi = (f * budget_ms for f in MEASURED_WINDOW)
     history: list[dict[str, Any]] = []
+    tried: list[tuple[FitResult, float]] = []
     current = fit
-    for _ in range(MAX_ROUNDS):
+    for k in range(MAX_ROUNDS):
         measured = measure(to_arch(current))
         history.append({"predicted_ms": current.predicted_ms, "measured_ms": measured})
+        tried.append((current, measured))
         log(f"on-device check: predicted {current.predicted_ms:.1f} ms, measured "
             f"{measured:.1f} ms (window {lo:.0f}–{hi:.0f} ms)")
-        if lo <= measured <= hi:
+        if lo <= measured <= hi or k == MAX_ROUNDS - 1:
             break
-        corrected = budget_ms * current.predicted_ms / measured
-        nxt = fit_again(current, corrected)
+        nxt = fit_again(current, budget_ms * current.predicted_ms / measured)
         if nxt.choice == current.choice:  # the fit cannot move: stop rather than loop
             break
         current = nxt
-    return current, history
+    inside = [t for t in tried if lo <= t[1] <= hi]
+    under = [t for t in tried if t[1] <= hi]
+    best = (inside[-1] if inside else max(under, key=lambda t: t[1]) if under
+            else min(tried, key=lambda t: t[1]))
+    return best[0], history
 
 
 def search_fit_on_device(fit: FitResult, params: Any, costs: Any, space: Any, budget_ms: float,

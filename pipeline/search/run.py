@@ -98,7 +98,8 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
             fit, rounds = search_fit_on_device(
                 fit, searcher.arch, searcher.latency, space, cfg.budget_ms, 0.9,
                 1.0 - cfg.headroom, name, lut, log=lambda m: print(m, file=sys.stderr))
-            device_check = {"rounds": rounds, "measured_ms": rounds[-1]["measured_ms"]}
+            kept = next(r for r in reversed(rounds) if r["predicted_ms"] == fit.predicted_ms)
+            device_check = {"rounds": rounds, "measured_ms": kept["measured_ms"]}
     arch = fit.choice.architecture(space, name=name)
     result = {
         "derived": derived.architecture(space, name=name).to_dict(),

@@ -40,3 +40,13 @@ def test_device_check_needs_the_tables_own_device():
     gpu = copy.deepcopy(resolve_profile("cpu"))
     gpu.data["device"]["kind"] = "cuda"
     assert "GPU" in device_here_reason(gpu)
+
+
+def test_keeps_a_measured_fit_when_the_window_is_never_reached():
+    """Four rounds that all miss: the fit kept is one that was measured, the largest under the
+    window's top, never an unmeasured refit."""
+    measured = iter([120.0, 99.0, 60.0, 130.0])
+    final, rounds = refit_on_device(fake_fit(92.0, 0), lambda cur, b: fake_fit(b, cur.choice + 1),
+                                    lambda f: f, 100.0, lambda f: next(measured),
+                                    log=lambda _: None)
+    assert len(rounds) == 4 and final.choice == 2  # measured 60 ms: the only one under 97
