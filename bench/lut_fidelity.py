@@ -26,7 +26,10 @@ from pipeline.latency.backends import MeasureProtocol, get_backend
 from pipeline.latency.profiler import check, profile
 from pipeline.search_space import DEFAULT_SPACE
 
-SHIPPED = REPO / "hardware_profiles" / "cpu-2core-ort-fp32-x2-1280x720.json"
+
+def shipped_path(scale: int) -> Path:
+    """Where ``--ship`` puts the table: the file ``--device cpu`` resolves to at that scale."""
+    return REPO / "hardware_profiles" / f"cpu-2core-ort-fp32-x{scale}-1280x720.json"
 
 
 def main() -> None:
@@ -37,10 +40,13 @@ def main() -> None:
     # swing by ±10 % between runs (any other activity descheduling one thread stalls every op),
     # one thread by ±1–3 %. The table records the thread count; deploy with the same.
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--tag", default="cpu", help="name of the results files")
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
-    ap.add_argument("--ship", action="store_true", help=f"copy the table to {SHIPPED}")
+    ap.add_argument("--ship", action="store_true",
+                    help="copy the table to hardware_profiles/ as the shipped CPU table "
+                         "(cpu-2core-ort-fp32-x<scale>-1280x720.json)")
     args = ap.parse_args()
 
     backend = get_backend("ort", device="cpu", precision="fp32", threads=args.threads)
@@ -48,7 +54,7 @@ def main() -> None:
     if args.out.exists():
         args.out.unlink()
     t0 = time.perf_counter()
-    table = profile(backend, "cpu", DEFAULT_SPACE, (1280, 720), args.out,
+    table = profile(backend, "cpu", DEFAULT_SPACE.with_scale(args.scale), (1280, 720), args.out,
                     protocol=MeasureProtocol(), networks=args.calibration)
     profile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -70,8 +76,10 @@ def main() -> None:
         ["check wall time", f"{check_s / 60:.1f} min"],
     ]
     report = (f"CPU latency table, ONNX Runtime {backend.describe()['version']} "
-              f"({backend.threads} threads), fp32, ×2 at 1280×720; {machine()}; {date}.\n"
+              f"({backend.threads} threads), fp32, ×{args.scale} at 1280×720; {machine()}; "
+              f"{date}.\n"
               f"Command: `python bench/lut_fidelity.py --threads {args.threads}"
+              f"{f' --scale {args.scale}' if args.scale != 2 else ''}"
               f"{' --ship' if args.ship else ''} --tag {args.tag}`.\n\n"
               + markdown_table(["", "result"], rows))
     args.results.mkdir(parents=True, exist_ok=True)
@@ -81,7 +89,7 @@ def main() -> None:
         "check_seconds": check_s, "calibration": cal, "reachable_ms": [lo, hi],
         "check": result})
     if args.ship:
-        shutil.copyfile(args.out, SHIPPED)
+        shutil.copyfile(args.out, shipped_path(args.scale))
     print(report)
 
 

@@ -1,18 +1,21 @@
 """Benchmark: searched networks at several latency budgets against the baselines, side by side.
 
-On the shipped 2-core CPU profile (ONNX Runtime, 1 intra-op thread, 1280×720 output, ×2):
+On a CPU latency table measured here (ONNX Runtime, 1 intra-op thread, 1280×720 output; the
+shipped ×2 one by default, ``--lut cpu-x4`` for the shipped ×4 one), at the table's scale:
 
 1. measures every registered baseline's latency with the profile's runtime and protocol;
 2. trains, for the same ``--minutes`` on the same data (T91 + BSD200, 2 PyTorch threads), every
    baseline that fits at least one budget, and runs ``search`` (search + fit + fine-tune, the
    same minutes in total) at every budget;
 3. the ablation: ``--relaxation softmax`` (DARTS) at ``--ablation-budget``, against the
-   sparsestmax run at that budget;
-4. scores Set5 and Set14 ×2 (PSNR/SSIM on Y), measures every network's ONNX Runtime latency at
+   sparsestmax run at that budget (``--ablation-budget 0``: none);
+4. scores Set5 and Set14 (PSNR/SSIM on Y), measures every network's ONNX Runtime latency at
    the end (no training running meanwhile) and compares it with the LUT's prediction;
-5. writes ``bench/results/search_budgets.{md,json}`` and ``search_pareto.png``.
+5. writes ``bench/results/search_budgets{,_x4}.{md,json}`` and ``search_pareto{,_x4}.png``,
+   with the wall time of every training and search.
 
     python bench/search_budgets.py --budgets 100 250 500 1000 --minutes 4
+    python bench/search_budgets.py --lut cpu-x4 --budgets 30 60 --ablation-budget 0 --minutes 4
 
 The latency table must have been measured on this machine's CPU (the script refuses otherwise):
 ``python bench/lut_fidelity.py --threads 1 --ship`` profiles it and checks it.
@@ -24,6 +27,7 @@ import argparse
 import datetime as dt
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +85,8 @@ def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return front
 
 
-def plot(records: list[dict], bicubic: dict, budgets: list[float], path: Path) -> None:
+def plot(records: list[dict], bicubic: dict, budgets: list[float], scale: int,
+         path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,7 +110,7 @@ def plot(records: list[dict], bicubic: dict, budgets: list[float], path: Path) -
         for b in budgets:
             ax.axvline(b, color="k", lw=0.5, ls=":")
         ax.set_xlabel("measured latency, ONNX Runtime CPU 1 thread, 1280×720 (ms)")
-        ax.set_ylabel(f"{name} ×2 PSNR-Y (dB)")
+        ax.set_ylabel(f"{name} ×{scale} PSNR-Y (dB)")
         ax.legend(fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -113,9 +118,10 @@ def plot(records: list[dict], bicubic: dict, budgets: list[float], path: Path) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--lut", default="cpu", help="latency table [default: the shipped CPU table]")
+    ap.add_argument("--lut", default="cpu",
+                    help="latency table: cpu, cpu-x4 (shipped) or a FILE [default: cpu, x2]")
     ap.add_argument("--budgets", type=float, nargs="+", default=[100.0, 250.0, 500.0, 1000.0])
-    ap.add_argument("--ablation-budget", type=float, default=250.0)
+    ap.add_argument("--ablation-budget", type=float, default=250.0, help="0: no ablation")
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10, help="timed runs per session")
@@ -128,7 +134,10 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    lut = resolve_profile(args.lut)
+    lut = (resolve_profile("cpu", int(args.lut[5:])) if args.lut.startswith("cpu-x")
+           else resolve_profile(args.lut))
+    scale = int(lut.data["scale"])
+    suffix = "" if scale == 2 else f"_x{scale}"
     mismatch = cpu_mismatch(lut.data.get("device", {}))
     if mismatch:
         sys.exit(f"error: {mismatch} (python bench/lut_fidelity.py --threads 1 --ship does it "
@@ -141,7 +150,7 @@ def main() -> None:
     budgets = sorted(args.budgets)
 
     # 1. Baseline latencies decide which baselines are trained.
-    base_lat = measure_ms({name: build_network(baseline_architecture(name, 2))
+    base_lat = measure_ms({name: build_network(baseline_architecture(name, scale))
                            for name in BASELINES.names()}, lut, args.repeats, rounds=1)
     for name, m in base_lat.items():
         print(f"{name}: {m['median_ms']:.1f} ms", flush=True)
@@ -150,25 +159,34 @@ def main() -> None:
     # 2. Training: baselines, then a search per budget, then the ablation.
     runs = []
     for name in fitting:
-        run = args.out / f"baseline-{name}"
+        run = args.out / f"baseline-{name}{suffix}"
+        wall = None  # the wall time of the whole `train`, when it ran here
         if not (args.reuse and RunDir(run).weights.is_file()):
             shutil.rmtree(run, ignore_errors=True)
-            cfg = TrainConfig(arch_source=name, scale=2, train_data=train_data,
+            cfg = TrainConfig(arch_source=name, scale=scale, train_data=train_data,
                               val_data=[str(eval_sets[0])], minutes=args.minutes, val_every=1000,
                               seed=args.seed, threads=args.threads)
-            train(baseline_architecture(name, 2), cfg, run, argv=sys.argv)
+            t0 = time.monotonic()
+            train(baseline_architecture(name, scale), cfg, run, argv=sys.argv)
+            wall = time.monotonic() - t0
         runs.append({"kind": "baseline", "label": name, "run": run, "relaxation": None,
-                     "budget_ms": None})
-    jobs = [(b, "sparsestmax") for b in budgets] + [(args.ablation_budget, "softmax")]
+                     "budget_ms": None, "wall_seconds": wall})
+    jobs = [(b, "sparsestmax") for b in budgets]
+    if args.ablation_budget > 0:
+        jobs.append((args.ablation_budget, "softmax"))
     for budget, relaxation in jobs:
-        run = args.out / f"search-{budget:g}ms-{relaxation}"
+        run = args.out / f"search-{budget:g}ms-{relaxation}{suffix}"
+        wall = None  # the wall time of the whole search (search, fit, fine-tune, scoring)
         if not (args.reuse and (run / "search.json").is_file()):
-            cfg = SearchConfig(budget_ms=budget, lut=str(lut.path), relaxation=relaxation,
-                               train_data=train_data, val_data=[str(eval_sets[0])],
-                               minutes=args.minutes, seed=args.seed, threads=args.threads)
+            cfg = SearchConfig(budget_ms=budget, lut=str(lut.path), scale=scale,
+                               relaxation=relaxation, train_data=train_data,
+                               val_data=[str(eval_sets[0])], minutes=args.minutes,
+                               seed=args.seed, threads=args.threads)
+            t0 = time.monotonic()
             run_search(cfg, lut, run, overwrite=True, argv=sys.argv)
+            wall = time.monotonic() - t0
         runs.append({"kind": "searched", "label": f"{budget:g} ms {relaxation}", "run": run,
-                     "relaxation": relaxation, "budget_ms": budget})
+                     "relaxation": relaxation, "budget_ms": budget, "wall_seconds": wall})
 
     # 3. Scores, then latencies (nothing else running).
     records = []
@@ -177,10 +195,13 @@ def main() -> None:
         rec["scores"] = scores(r["run"], eval_sets)
         metrics = RunDir(r["run"]).read_json(RunDir(r["run"]).metrics)
         rec["params"], rec["mult_adds"] = metrics["params"], metrics["mult_adds"]
+        rec["train_seconds"], rec["iterations"] = metrics["train_seconds"], metrics["iterations"]
         if r["kind"] == "searched":
             s = RunDir(r["run"]).read_json(r["run"] / "search.json")
             rec.update(predicted_ms=s["predicted_ms"], cells=s["cells"],
                        search_seconds=s["search_seconds"], finetune_seconds=s["finetune_seconds"],
+                       search_iterations=s["search_iterations"],
+                       finetune_iterations=s["finetune_iterations"],
                        derived_predicted_ms=s["derived_predicted_ms"])
         records.append(rec)
     models = {rec["label"]: RunDir(rec["run"]).load_model()[1] for rec in records}
@@ -188,7 +209,7 @@ def main() -> None:
     for rec in records:
         rec["measured"] = measured[rec["label"]]
         print(f"{rec['label']}: {rec['measured']['median_ms']:.1f} ms", flush=True)
-    bicubic_res = evaluate_folders(load_upscaler(None, bicubic=True, scale=2), eval_sets)
+    bicubic_res = evaluate_folders(load_upscaler(None, bicubic=True, scale=scale), eval_sets)
     bicubic = {n: s["psnr_y"] for n, s in bicubic_res["sets"].items()}
 
     # 4. Report.
@@ -224,17 +245,28 @@ def main() -> None:
                            for b, d in m["baselines"].items()) or "no baseline fits"
         margin_rows.append([f"{m['budget_ms']:g}", f"{m['measured_ms']:.1f}",
                             f"{m['ratio']:.2f}", "yes" if m["in_085_100"] else "NO", versus])
-    abl = [r for r in records if r["budget_ms"] == args.ablation_budget and r["kind"] == "searched"]
+    abl = [r for r in records if args.ablation_budget > 0
+           and r["budget_ms"] == args.ablation_budget and r["kind"] == "searched"]
     abl_rows = [[r["relaxation"], f"{r['predicted_ms']:.1f}", f"{r['derived_predicted_ms']:.1f}",
                  f"{r['measured']['median_ms']:.1f}",
                  f"{(r['measured']['median_ms'] / args.ablation_budget - 1) * 100:+.1f} %",
                  f"{r['scores']['Set5']['psnr_y']:.2f}", f"{r['scores']['Set14']['psnr_y']:.2f}"]
                 for r in abl]
-    cmd = (f"python bench/search_budgets.py --budgets {' '.join(f'{b:g}' for b in budgets)} "
+    wall_rows = []
+    for r in records:
+        steps = (f"{r['search_iterations']:,} + {r['finetune_iterations']:,}"
+                 if r["kind"] == "searched" else f"{r['iterations']:,}")
+        phases = (f"{r['search_seconds']:.0f} + {r['finetune_seconds']:.0f}"
+                  if r["kind"] == "searched" else f"{r['train_seconds']:.0f}")
+        whole = f"{r['wall_seconds']:.0f}" if r["wall_seconds"] is not None else "– (reused)"
+        wall_rows.append([r["label"], steps, phases, whole])
+    cmd = ("python bench/search_budgets.py"
+           + (f" --lut {args.lut}" if args.lut != "cpu" else "")
+           + f" --budgets {' '.join(f'{b:g}' for b in budgets)} "
            f"--ablation-budget {args.ablation_budget:g} --minutes {args.minutes:g}"
            + (" --reuse" if args.reuse else ""))
     report = "\n".join([
-        f"Searched networks against baselines, x2, {args.minutes:g} min of training each "
+        f"Searched networks against baselines, x{scale}, {args.minutes:g} min of training each "
         f"(search + fine-tune for searched networks) on {' + '.join(train_sets)}, "
         f"{args.threads} PyTorch threads; latency: ONNX Runtime CPU, "
         f"{lut.data['runtime'].get('threads')} thread, 1280×720 output, median of "
@@ -248,19 +280,24 @@ def main() -> None:
         "every baseline whose measured latency fits the budget.", "",
         markdown_table(["budget (ms)", "measured (ms)", "measured / budget", "in [0.85, 1.0]",
                         "margins"], margin_rows),
-        f"Ablation at {args.ablation_budget:g} ms: relaxation, LUT prediction after the fit and "
-        "of the network as derived (before the fit), measured latency, distance from the "
-        "budget, PSNR.", "",
-        markdown_table(["relaxation", "predicted after fit (ms)", "predicted as derived (ms)",
-                        "measured (ms)", "measured vs budget", "Set5", "Set14"], abl_rows),
+        *([f"Ablation at {args.ablation_budget:g} ms: relaxation, LUT prediction after the fit "
+           "and of the network as derived (before the fit), measured latency, distance from the "
+           "budget, PSNR.", "",
+           markdown_table(["relaxation", "predicted after fit (ms)", "predicted as derived (ms)",
+                           "measured (ms)", "measured vs budget", "Set5", "Set14"], abl_rows)]
+          if abl_rows else []),
+        "Wall time: training steps (searched: supernet search + fine-tuning), the seconds of "
+        "those steps (the `--minutes` budget), and the whole command (data loading, the "
+        "derivation and latency fit, validation and checkpoints included).", "",
+        markdown_table(["model", "steps", "step time (s)", "whole command (s)"], wall_rows),
     ])
     args.results.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.results / "search_budgets.md", report)
-    write_json_atomic(args.results / "search_budgets.json", {
+    write_text_atomic(args.results / f"search_budgets{suffix}.md", report)
+    write_json_atomic(args.results / f"search_budgets{suffix}.json", {
         "date": date, "machine": machine(), "command": cmd, "minutes": args.minutes,
-        "threads": args.threads, "train_sets": train_sets, "lut": str(lut.path),
-        "bicubic": bicubic, "records": records, "margins": margins})
-    plot(records, bicubic, budgets, args.results / "search_pareto.png")
+        "scale": scale, "threads": args.threads, "train_sets": train_sets,
+        "lut": str(lut.path), "bicubic": bicubic, "records": records, "margins": margins})
+    plot(records, bicubic, budgets, scale, args.results / f"search_pareto{suffix}.png")
     print(report)
 
 

@@ -171,7 +171,7 @@ def latency_reference(run: RunDir, arch: Architecture, runtime: str, device: str
             notes.append(f"the run's table is for {candidate.describe()}, not {runtime} here")
     if table is None:
         try:
-            candidate = resolve_profile(device)
+            candidate = resolve_profile(device, arch.scale)
         except UserError as exc:
             notes.append(f"no latency table for --device {device}: {exc}")
         else:

@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
+from pipeline.io_utils import write_json_atomic
 
 PROFILE_NAME = "latency-profile.json"
+RESULT_NAME = "run.json"  # the summary `run` prints, kept for scripts and the benchmark
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,17 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
     length = f"{cfg.iters} iterations" if cfg.iters else f"{cfg.minutes:g} min"
     log(f"[1/3] search under {cfg.budget_ms:g} ms on {lut.describe()}, {length} of search and "
         "fine-tuning")
+    phases = {"table": time.monotonic() - t0}
     summary = run_search(cfg, lut, out, resume=resuming, overwrite=overwrite and not resuming,
                          progress=progress, argv=argv)
+    phases["search"] = time.monotonic() - t0 - sum(phases.values())
     log("[2/3] export to ONNX")
     manifest = export_run(ExportRequest(run=out), argv=argv, progress=progress, log=log)
+    phases["export"] = time.monotonic() - t0 - sum(phases.values())
     log("[3/3] validate on this machine")
     report = validate_run(out, argv=argv, progress=progress, log=log)
-    return {
+    phases["validate"] = time.monotonic() - t0 - sum(phases.values())
+    result = {
         "run": str(out), "arch": summary["arch"], "budget_ms": cfg.budget_ms,
         "predicted_ms": summary["predicted_ms"], "latency_ms": report["latency_ms"],
         "psnr_y": report["psnr_y"], "psnr_delta_db": report["psnr_delta_db"],
@@ -132,4 +138,8 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
         "validation_report": report["report"],
         "trajectories": str(out / "search" / "trajectories.png"),
         "wall_seconds": time.monotonic() - t0,
+        # Seconds per step in this invocation (a resumed run counts only what it redid).
+        "phase_seconds": {k: round(v, 1) for k, v in phases.items()},
     }
+    write_json_atomic(out / RESULT_NAME, result)
+    return result

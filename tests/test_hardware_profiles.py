@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.errors import UserError
 from pipeline.latency.lut import LatencyTable
+from pipeline.latency.shipped import resolve_profile
 from pipeline.search_space import DEFAULT_SPACE
 
 PROFILES = sorted((Path(__file__).resolve().parent.parent / "hardware_profiles").glob("*.json"))
@@ -13,19 +15,34 @@ PROFILES = sorted((Path(__file__).resolve().parent.parent / "hardware_profiles")
 
 def test_the_expected_profiles_ship():
     names = {p.name for p in PROFILES}
-    assert {"cpu-2core-ort-fp32-x2-1280x720.json", "jetson-orin-nano-fp16-x2-1280x720.json",
+    assert {"cpu-2core-ort-fp32-x2-1280x720.json", "cpu-2core-ort-fp32-x4-1280x720.json",
+            "jetson-orin-nano-fp16-x2-1280x720.json",
             "jetson-agx-orin-fp16-x2-1280x720.json"} <= names
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
 def test_shipped_profile_is_current(path):
     table = LatencyTable.load(path)
-    table.require_compatible(DEFAULT_SPACE)  # a changed space needs its tables made again
+    space = DEFAULT_SPACE.with_scale(table.data["scale"])
+    table.require_compatible(space)  # a changed space needs its tables made again
     lo, hi = table.reachable_range()
-    arch = DEFAULT_SPACE.random_architecture(np.random.default_rng(0))
+    arch = space.random_architecture(np.random.default_rng(0))
     assert 0 < lo <= table.predict_ms(arch) <= hi
     if path.name.startswith("jetson"):
         assert table.is_estimate and table.estimate_notice()
     else:
         assert not table.is_estimate and table.calibration["networks"] >= 30
         assert table.data["runtime"]["threads"] >= 1
+
+
+def test_a_shipped_device_resolves_to_the_table_of_the_scale_asked_for():
+    assert resolve_profile("cpu").data["scale"] == 2
+    x4 = resolve_profile("cpu", 4)
+    assert x4.data["scale"] == 4 and x4.path.name == "cpu-2core-ort-fp32-x4-1280x720.json"
+    # The x4 cells run at a quarter of the x2 pixels, so the same network costs less there.
+    assert x4.reachable_range()[1] < resolve_profile("cpu", 2).reachable_range()[1]
+
+
+def test_a_scale_without_a_shipped_table_names_the_profile_command():
+    with pytest.raises(UserError, match="profile --device jetson --precision fp16 --scale 4"):
+        resolve_profile("jetson", 4)

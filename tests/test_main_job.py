@@ -38,6 +38,10 @@ def test_run_searches_exports_and_validates(tmp_path):
         assert Path(path).is_file(), path
     report = json.loads((out / "validation" / "model-fp32.onnx.json").read_text())
     assert report["pass"] == s["pass"] and report["budget_ms"] == 120.0
+    # The summary is kept in the run, with the seconds of each step.
+    assert json.loads((out / "run.json").read_text()) == s
+    assert set(s["phase_seconds"]) == {"table", "search", "export", "validate"}
+    assert sum(s["phase_seconds"].values()) <= s["wall_seconds"] + 0.5
 
     # A finished run is not redone by --resume, and not overwritten unasked.
     res = invoke("run", "-o", out, "--resume", "--json")

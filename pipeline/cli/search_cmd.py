@@ -27,7 +27,8 @@ def _relaxation_names() -> list[str]:
               help="Target device whose latency table the search uses: cpu (shipped, measured), "
                    "jetson (shipped roofline estimate), cuda (profile first) or a LUT FILE.json.")
 @click.option("--scale", type=click.Choice(["2", "3", "4"]),
-              help="Upscaling factor [default: the table's].")
+              help="Upscaling factor [default: the table's; with a shipped --device, the ×N "
+                   "table is picked (cpu: ×2 and ×4 are shipped)].")
 @data_option
 @click.option("--val-data", multiple=True, type=click.Path(path_type=str),
               help="Validation folder(s) [default: bundled Set5].")
@@ -109,7 +110,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
     else:
-        lut = resolve_profile(target)
+        lut = resolve_profile(target, int(scale) if scale else None)
         space_scale = int(scale) if scale else int(lut.data["scale"])
         lut.require_compatible(lut.space.with_scale(space_scale))
         check_reachable(budget_ms, lut)

@@ -1,7 +1,8 @@
 """The latency tables shipped in ``hardware_profiles/`` and which one each ``--device`` means.
 
-``cpu`` is the measured 2-core ONNX Runtime table (1 intra-op thread); ``jetson`` the Orin Nano
-FP16 roofline estimate (commands that use it say it is an estimate). ``cuda`` has no shipped
+``cpu`` is the measured 2-core ONNX Runtime table (1 intra-op thread), at ×2 and ×4 (one table
+per scale, since the cells run at the low-resolution size); ``jetson`` the Orin Nano FP16
+roofline estimate (commands that use it say it is an estimate). ``cuda`` has no shipped
 table: GPUs differ too much, so it must be profiled (``tnas-pipeline profile --device cuda``).
 The directory is found next to the package, as in a source checkout or an editable install.
 """
@@ -15,16 +16,29 @@ from pipeline.latency.lut import LatencyTable
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "hardware_profiles"
 SHIPPED = {
-    "cpu": "cpu-2core-ort-fp32-x2-1280x720.json",
-    "jetson": "jetson-orin-nano-fp16-x2-1280x720.json",
+    "cpu": "cpu-2core-ort-fp32-x{scale}-1280x720.json",
+    "jetson": "jetson-orin-nano-fp16-x{scale}-1280x720.json",
+}
+PROFILE_HINT = {
+    "cpu": "tnas-pipeline profile --device cpu --scale {scale} -o cpu-x{scale}.json",
+    "jetson": "tnas-pipeline profile --device jetson --precision fp16 --scale {scale} "
+              "-o jetson-x{scale}.json",
 }
 
 
-def resolve_profile(device: str) -> LatencyTable:
-    """``cpu``, ``cuda``, ``jetson`` or a LUT file → the latency table."""
+def resolve_profile(device: str, scale: int | None = None) -> LatencyTable:
+    """``cpu``, ``cuda``, ``jetson`` or a LUT file → the latency table.
+
+    For a shipped device, ``scale`` picks the table made at that scale (×2 when not given); a
+    LUT file is returned as it is (the caller checks its scale against the search space)."""
     if device in SHIPPED:
-        path = PROFILES_DIR / SHIPPED[device]
+        s = scale or 2
+        path = PROFILES_DIR / SHIPPED[device].format(scale=s)
         if not path.is_file():
+            if s != 2 and (PROFILES_DIR / SHIPPED[device].format(scale=2)).is_file():
+                raise UserError(f"no {device} latency table is shipped for x{s}; make one with "
+                                f"`{PROFILE_HINT[device].format(scale=s)}` and pass --device "
+                                f"{device}-x{s}.json")
             raise UserError(f"the shipped profile {path} is missing (install from a source "
                             "checkout, or pass --device FILE.json)")
         return LatencyTable.load(path)

@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from pipeline.cli.main import cli
+from pipeline.latency.shipped import resolve_profile
 from pipeline.networks import Architecture
 from pipeline.search.config import SearchConfig
 from pipeline.search.run import run_search
@@ -139,8 +140,14 @@ def test_bad_devices_and_existing_runs(tmp_path, image_folder, searched):
     (tmp_path / "edited.json").write_text(json.dumps(lut))
     assert_user_error(invoke(search_args(image_folder, tmp_path / "y", "--device",
                                          tmp_path / "edited.json")), "corrupt latency table")
-    assert_user_error(invoke(search_args(image_folder, tmp_path / "z", "--scale", "4")),
-                      "x2, not x4")
+    # A table file is taken as it is, and refused at another scale; a shipped device picks the
+    # table of the scale asked for, or names the command that makes one.
+    x2_file = resolve_profile("cpu").path
+    assert_user_error(invoke(search_args(image_folder, tmp_path / "z", "--device", x2_file,
+                                         "--scale", "4")), "x2, not x4")
+    assert_user_error(invoke(search_args(image_folder, tmp_path / "z", "--scale", "3")),
+                      "no cpu latency table is shipped for x3",
+                      "tnas-pipeline profile --device cpu --scale 3")
     assert not (tmp_path / "z").exists()
 
 
@@ -176,3 +183,15 @@ def test_config_budget_split():
     cfg = SearchConfig(budget_ms=50, lut="x", minutes=10)
     assert cfg.search_minutes == pytest.approx(4) and cfg.finetune_minutes == pytest.approx(6)
     assert callable(run_search)
+
+
+def test_search_at_x4_uses_the_shipped_x4_table(tmp_path, image_folder):
+    out = tmp_path / "x4"
+    res = invoke(search_args(image_folder, out, "--scale", "4", "--json"))
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    x4 = resolve_profile("cpu", 4)
+    arch = json.loads((out / "arch.json").read_text())
+    assert arch["scale"] == 4
+    assert json.loads((out / "search" / "lut.json").read_text())["scale"] == 4
+    assert summary["predicted_ms"] <= 120 and x4.reachable_range()[0] <= summary["predicted_ms"]
