@@ -30,23 +30,10 @@ from torch import nn
 from pipeline.errors import UserError
 from pipeline.io_utils import atomic_path
 from pipeline.latency.backends.base import ONNX_OPSET
+from pipeline.networks.mixed_path import reparameterize_model
 
 INPUT, OUTPUT = "input", "output"
 PRECISIONS = ("fp32", "fp16")
-
-
-def reparameterize_model(model: nn.Module) -> nn.Module:
-    """Fold re-parameterisable branches before export (timm's ``reparameterize_model``).
-
-    Every submodule with a ``reparameterize()`` method (parallel linear branches, BN to fold)
-    replaces its branches with the single equivalent op; children are folded before parents.
-    Networks without such modules are returned unchanged.
-    """
-    for module in reversed(list(model.modules())):
-        fold = getattr(module, "reparameterize", None)
-        if callable(fold):
-            fold()
-    return model
 
 
 class _Fp16WithFp32Io(nn.Module):

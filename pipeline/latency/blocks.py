@@ -19,6 +19,7 @@ from pipeline.errors import UserError
 from pipeline.networks.architecture import Architecture
 from pipeline.networks.builder import anchor
 from pipeline.networks.complexity import lr_size
+from pipeline.networks.mixed_path import folded_op
 from pipeline.networks.ops import OPS
 from pipeline.search_space import SearchSpace
 
@@ -99,8 +100,9 @@ def architecture_blocks(arch: Architecture, output_size: tuple[int, int],
             raise UserError(f"cell {i} has a cell-level residual, which latency tables do not "
                             "model; only architectures of the search space can be predicted")
         for layer in cell.ops:
-            blocks.append(Block("layer", layer.op, channels, layer.out, h, w, precision,
-                                layer.width, layer.act))
+            # A re-parameterisable op is deployed folded: its block is the folded op's.
+            blocks.append(Block("layer", folded_op(layer.op), channels, layer.out, h, w,
+                                precision, layer.width, layer.act))
             channels = layer.out
     if arch.upsampler.type != "pixel_shuffle":
         raise UserError(f"upsampler {arch.upsampler.type!r} is not in the search space")

@@ -99,3 +99,7 @@ OPS.add("resblock3x3", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 3), u
 OPS.add("conv3x3_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a), uses_width=True))
 OPS.add("invres3x3", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 3), uses_width=True))
 OPS.add("invres5x5", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 5), uses_width=True))
+
+# The re-parameterisable mixed-path ops (rep3x3_1x1_id, …) register themselves here; imported
+# last because that module builds on the registry above.
+import pipeline.networks.mixed_path  # noqa: E402, F401

@@ -1,0 +1,164 @@
+"""A mixed-path layer: parallel linear branches summed, then one activation, foldable to one conv.
+
+Sparse Supernet (Wu et al., AAAI 2021) lets an edge keep several ops. When those ops are linear
+(a k×k conv, a 1×1 conv, the identity, each followed by batch norm), their weighted sum is itself
+one convolution, so the deployed network has a single branch per edge and TensorRT or ONNX
+Runtime sees one conv (structural re-parameterisation, RepVGG: Ding et al., CVPR 2021):
+
+* conv + BN in eval mode: ``W' = W γ/σ``, ``b' = β − μ γ/σ`` with ``σ = √(var + ε)``;
+* a 1×1 kernel is the k×k kernel with zeros around its centre;
+* the identity is the conv whose kernel is 1 at the centre of channel ``i → i``;
+* a branch's architecture weight ``α`` (the mixed path's coefficient) scales its kernel and bias.
+
+Like the other block ops of the space, the layer adds its input to its output
+(``x + act(Σ_b α_b · branch_b(x))``), so an edge that keeps no branch is the identity and drops
+out of the network; the folded layer is one conv, its activation and the add.
+
+:meth:`MixedPathLayer.reparameterize` replaces the branches by that conv in place;
+:func:`reparameterize_model` folds every such layer of a network (export and the latency
+profiler call it, so what is measured and deployed is the folded network). Every non-empty set
+of branches is a registered op (``rep3x3_1x1_id``, ``rep1x1``, ``repid``, …), and
+:func:`folded_op` names the op a set folds to, which is what a latency table keys on.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import torch
+from torch import nn
+
+from pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec
+
+LINEAR_BRANCHES = ("conv3x3", "conv1x1", "identity")
+_KERNEL = {"conv3x3": 3, "conv1x1": 1, "identity": 1}
+_SHORT = {"conv3x3": "3x3", "conv1x1": "1x1", "identity": "id"}
+
+
+class LinearBranch(nn.Module):
+    """One branch: a k×k conv without bias (or the identity), then batch norm."""
+
+    def __init__(self, kind: str, channels: int) -> None:
+        super().__init__()
+        if kind not in LINEAR_BRANCHES:
+            raise ValueError(f"unknown linear branch {kind!r}; choose from {LINEAR_BRANCHES}")
+        self.kind = kind
+        k = _KERNEL[kind]
+        self.conv = None if kind == "identity" else nn.Conv2d(channels, channels, k,
+                                                              padding=k // 2, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(x if self.conv is None else self.conv(x))
+
+    def folded(self, kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (weight ``[c, c, kernel, kernel]``, bias ``[c]``) of the equivalent conv."""
+        c = self.bn.num_features
+        if self.conv is None:
+            w = torch.zeros(c, c, 1, 1, dtype=self.bn.weight.dtype, device=self.bn.weight.device)
+            w[torch.arange(c), torch.arange(c), 0, 0] = 1.0
+        else:
+            w = self.conv.weight
+        pad = (kernel - w.shape[-1]) // 2
+        w = nn.functional.pad(w, (pad, pad, pad, pad))
+        std = (self.bn.running_var + self.bn.eps).sqrt()
+        gamma = self.bn.weight / std
+        return w * gamma.view(-1, 1, 1, 1), self.bn.bias - self.bn.running_mean * gamma
+
+
+class MixedPathLayer(nn.Module):
+    """``act(Σ_b α_b · branch_b(x))`` over the kept linear branches; channels → channels."""
+
+    def __init__(self, channels: int, branches: tuple[str, ...], act: str,
+                 alphas: tuple[float, ...] | None = None, skip: bool = True) -> None:
+        super().__init__()
+        if not branches:
+            raise ValueError("a mixed-path layer needs at least one branch (an edge that keeps "
+                             "none is left out of the network)")
+        if len(set(branches)) != len(branches):
+            raise ValueError(f"repeated branches in {branches}")
+        alphas = alphas if alphas is not None else (1.0,) * len(branches)
+        if len(alphas) != len(branches):
+            raise ValueError(f"{len(branches)} branches but {len(alphas)} weights")
+        self.kinds = tuple(branches)
+        self.branches = nn.ModuleList(LinearBranch(b, channels) for b in branches)
+        self.register_buffer("alphas", torch.tensor(alphas, dtype=torch.float32))
+        self.act = ACTIVATIONS.get(act)(channels)
+        self.skip = skip
+        self.fused: nn.Conv2d | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused is not None:
+            y = self.act(self.fused(x))
+        else:
+            y = self.act(sum(a * b(x) for a, b in zip(self.alphas, self.branches, strict=True)))
+        return x + y if self.skip else y
+
+    @property
+    def kernel(self) -> int:
+        return max(_KERNEL[k] for k in self.kinds)
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Replace the branches by the one equivalent conv (eval-mode batch norm statistics)."""
+        if self.fused is not None:
+            return
+        k = self.kernel
+        parts = [b.folded(k) for b in self.branches]
+        weight = sum(a * w for a, (w, _) in zip(self.alphas, parts, strict=True))
+        bias = sum(a * b for a, (_, b) in zip(self.alphas, parts, strict=True))
+        c = self.branches[0].bn.num_features
+        conv = nn.Conv2d(c, c, k, padding=k // 2).to(weight.device, weight.dtype)
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+        self.fused = conv
+        del self.branches
+
+
+def rep_op_name(branches: tuple[str, ...]) -> str:
+    """The registered op of a set of branches, in :data:`LINEAR_BRANCHES` order."""
+    kept = [b for b in LINEAR_BRANCHES if b in branches]
+    return "rep" + "_".join(_SHORT[b] for b in kept)
+
+
+REP_OPS: dict[str, tuple[str, ...]] = {
+    rep_op_name(c): c for n in range(1, len(LINEAR_BRANCHES) + 1)
+    for c in combinations(LINEAR_BRANCHES, n)}
+
+
+def folded_op(op: str) -> str:
+    """The op a re-parameterisable op folds to (``rep3x3`` or ``rep1x1``); other ops unchanged."""
+    branches = REP_OPS.get(op)
+    if branches is None:
+        return op
+    return "rep3x3" if "conv3x3" in branches else "rep1x1"
+
+
+def _rep_builder(branches: tuple[str, ...]):
+    def build(cin: int, cout: int, width: int | None, act: str) -> nn.Module:
+        if cin != cout:
+            raise ValueError(f"{rep_op_name(branches)} maps channels to themselves, not "
+                             f"{cin} to {cout}")
+        return MixedPathLayer(cin, branches, act)
+
+    return build
+
+
+for _name, _branches in REP_OPS.items():
+    OPS.add(_name, OpSpec(_rep_builder(_branches), uses_width=False))
+
+
+def reparameterize_model(model: nn.Module) -> nn.Module:
+    """Fold every re-parameterisable submodule in place (timm's ``reparameterize_model``).
+
+    Every submodule with a ``reparameterize()`` method replaces its branches with the single
+    equivalent op; children are folded before parents. Networks without such modules are
+    returned unchanged. Folding uses eval-mode batch-norm statistics, so the model is put in
+    eval mode first."""
+    if any(callable(getattr(m, "reparameterize", None)) for m in model.modules()):
+        model.eval()
+    for module in reversed(list(model.modules())):
+        fold = getattr(module, "reparameterize", None)
+        if callable(fold):
+            fold()
+    return model
