@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
+from pipeline.networks.ops import OPS
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,16 @@ class SearchSpace:
     def with_scale(self, scale: int) -> SearchSpace:
         return SearchSpace(**{**asdict(self), "scale": scale})
 
+    def op_widths(self, op: str) -> tuple[int | None, ...]:
+        """The inner widths ``op`` can take here: ``widths``, or ``(None,)`` for an op without
+        one (a plain or re-parameterisable layer)."""
+        return self.widths if OPS.get(op).uses_width and self.widths else (None,)
+
+    @property
+    def single_path(self) -> bool:
+        """Whether every op takes an inner width: the trilevel supernet's kernel level."""
+        return bool(self.widths) and all(OPS.get(op).uses_width for op in self.ops)
+
     # -- discrete architectures -----------------------------------------------------------------
     def architecture(self, cells: list[list[tuple[str, int]]], upsampler_kernel: int,
                      name: str = "searched") -> Architecture:
@@ -75,11 +86,24 @@ class SearchSpace:
     def random_architecture(self, rng: np.random.Generator, name: str = "random") -> Architecture:
         """A uniformly random member of the space (cell count, ops, widths, upsampler)."""
         n = int(rng.integers(1, self.max_cells + 1))
-        cells = [[(self.ops[int(rng.integers(len(self.ops)))],
-                   self.widths[int(rng.integers(len(self.widths)))])
-                  for _ in range(self.edges_per_cell)] for _ in range(n)]
+        cells = []
+        for _ in range(n):
+            cell = []
+            for _ in range(self.edges_per_cell):
+                op = self.ops[int(rng.integers(len(self.ops)))]
+                widths = self.op_widths(op)
+                cell.append((op, widths[int(rng.integers(len(widths)))]))
+            cells.append(cell)
         k = self.upsampler_kernels[int(rng.integers(len(self.upsampler_kernels)))]
         return self.architecture(cells, k, name=name)
 
 
 DEFAULT_SPACE = SearchSpace()
+
+# The mixed-path space (Sparse Supernet, ``--relaxation sparse-group-lasso``): every edge keeps
+# any set of the linear branches 3×3, 1×1 and identity, deployed folded into one conv (see
+# pipeline/networks/mixed_path.py), so a network of this space is a chain of folded 3×3 and 1×1
+# layers; an edge that keeps no branch is left out, and so is a cell that keeps no edge.
+MIXED_SPACE = SearchSpace(ops=("rep3x3", "rep1x1"), widths=())
+
+SPACES = {"default": DEFAULT_SPACE, "mixed": MIXED_SPACE}

@@ -48,13 +48,18 @@ def _print_summary(s: dict) -> None:
               help="Latency backend [default: ort on cpu; trt on jetson; trt or else torch on "
                    "cuda].")
 @click.option("--scale", default="2", show_default=True, type=click.Choice(["2", "3", "4"]))
+@click.option("--space", "space_name", default="default", show_default=True,
+              type=click.Choice(["default", "mixed"]),
+              help="Search space to profile: default (single-path trilevel) or mixed (the "
+                   "folded 3x3 / 1x1 layers of mixed-path search, --relaxation "
+                   "sparse-group-lasso).")
 @click.option("--output-size", default="1280x720", show_default=True,
               help="Deployment output resolution WIDTHxHEIGHT.")
 @click.option("--precision", default="fp32", show_default=True,
               type=click.Choice(["fp32", "fp16"]))
 @click.option("-o", "--output", type=click.Path(path_type=str),
               help="LUT file [default: hardware_profiles/<device>-<runtime>-<precision>-x<scale>"
-                   "-<size>.json].")
+                   "-<size>[-mixed].json].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted profile in -o.")
 @click.option("--networks", default=30, show_default=True,
               help="Random whole networks to measure for calibration (or for --check).")
@@ -71,8 +76,8 @@ def _print_summary(s: dict) -> None:
               help="Describe a LUT: provenance, calibration, reachable latency range.")
 @click.option("--no-progress", is_flag=True)
 @json_option
-def profile(device, runtime, scale, output_size, precision, output, resume, networks, warmup,
-            repeats, threads, seed, check_file, estimate, info_file, no_progress,
+def profile(device, runtime, scale, space_name, output_size, precision, output, resume, networks,
+            warmup, repeats, threads, seed, check_file, estimate, info_file, no_progress,
             as_json) -> None:
     """Measure what a device costs: a latency lookup table of every block of the search space.
 
@@ -84,6 +89,7 @@ def profile(device, runtime, scale, output_size, precision, output, resume, netw
     Examples:
       tnas-pipeline profile --device cpu -o hardware_profiles/cpu.json
       tnas-pipeline profile --device cpu --resume -o hardware_profiles/cpu.json
+      tnas-pipeline profile --device cpu --space mixed --threads 1 -o cpu-mixed.json
       tnas-pipeline profile --check hardware_profiles/cpu.json --networks 30 --json
       tnas-pipeline profile --device jetson --precision fp16      # on the Jetson, TensorRT
       tnas-pipeline profile --estimate jetson-orin-nano --precision fp16
@@ -95,10 +101,11 @@ def profile(device, runtime, scale, output_size, precision, output, resume, netw
     from pipeline.latency.profiler import check, require_measured
     from pipeline.latency.profiler import profile as run_profile
     from pipeline.latency.roofline import estimate_table
-    from pipeline.search_space import DEFAULT_SPACE
+    from pipeline.search_space import SPACES
 
     size = parse_output_size(output_size)
-    space = DEFAULT_SPACE.with_scale(int(scale))
+    space = SPACES[space_name].with_scale(int(scale))
+    suffix = "" if space_name == "default" else f"-{space_name}"
     progress = not (no_progress or as_json)
 
     if info_file:
@@ -126,7 +133,7 @@ def profile(device, runtime, scale, output_size, precision, output, resume, netw
     if estimate:
         table = estimate_table(estimate, space, size, precision)
         out = Path(output or f"hardware_profiles/{estimate}-{precision}-x{scale}-"
-                             f"{size[0]}x{size[1]}.json")
+                             f"{size[0]}x{size[1]}{suffix}.json")
         if out.exists() and not resume:
             raise UserError(f"{out} exists; choose another -o")
         table.save(out)
@@ -146,7 +153,7 @@ def profile(device, runtime, scale, output_size, precision, output, resume, netw
                           precision=precision, threads=threads,
                           cache_dir=str(Path(output).parent) if output else "hardware_profiles")
     out = Path(output or f"hardware_profiles/{device}-{runtime}-{precision}-x{scale}-"
-                         f"{size[0]}x{size[1]}.json")
+                         f"{size[0]}x{size[1]}{suffix}.json")
     table = run_profile(backend, device, space, size, out, resume=resume,
                         protocol=MeasureProtocol(warmup=warmup, repeats=repeats),
                         networks=networks, seed=seed, progress=progress)

@@ -118,11 +118,12 @@ def space_blocks(space: SearchSpace, output_size: tuple[int, int], precision: st
     """Every block any architecture of ``space`` can contain (each once)."""
     w, h = lr_size(output_size, space.scale)
     c = space.channels
-    probe = space.architecture([[(space.ops[0], space.widths[0])]], space.upsampler_kernels[0])
+    probe = space.architecture([[(space.ops[0], space.op_widths(space.ops[0])[0])]],
+                               space.upsampler_kernels[0])
     fixed = architecture_blocks(probe, output_size, precision)
     blocks = [fixed[0]]
     blocks += [Block("layer", op, c, c, h, w, precision, width, space.act)
-               for op in space.ops for width in space.widths]
+               for op in space.ops for width in space.op_widths(op)]
     blocks += [Block("upsampler", "pixel_shuffle", c, 3, h, w, precision, kernel=k,
                      scale=space.scale) for k in space.upsampler_kernels]
     blocks += fixed[3:]  # the global skip, if the space has one

@@ -168,7 +168,8 @@ class LatencyTable:
         ups = [ms[b.key] for b in blocks if b.kind == "upsampler"]
         fixed = ms[blocks[0].key] + sum(ms[b.key] for b in blocks if b.kind == "skip")
         e = space.edges_per_cell
-        fastest = fixed + min(ups) + e * min(ops)
+        # A mixed-path network may keep no edge at all; a single-path one has at least a cell.
+        fastest = fixed + min(ups) + (e * min(ops) if space.single_path else 0.0)
         slowest = fixed + max(ups) + space.max_cells * e * max(ops)
         # Sorted: a calibration fitted on noise (tiny test sizes) may have a negative slope.
         lo, hi = sorted((self.calibrate(fastest), self.calibrate(slowest)))

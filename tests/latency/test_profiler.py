@@ -72,3 +72,22 @@ def test_check_reports_fidelity_on_fresh_networks(tmp_path, tiny_space, ort_back
     assert result["networks"] == 3 and len(result["samples"]) == 3
     assert 0 <= result["within_10pct"] <= 1 and result["mape"] >= 0
     assert -1 <= result["kendall_tau"] <= 1
+
+
+def test_the_mixed_path_space_is_profiled_folded_and_predicts_any_branch_set(tmp_path):
+    """The mixed space's table holds the folded 3×3 and 1×1 layers; a network keeping any set
+    of branches is predicted as the network it folds to."""
+    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from pipeline.search_space import MIXED_SPACE
+
+    space = SearchSpace(**{**MIXED_SPACE.to_dict(), "ops": ("rep3x3", "rep1x1"), "widths": (),
+                           "max_cells": 2, "channels": 8, "upsampler_kernels": (1, 3)})
+    table = _profile(OnnxRuntimeBackend(threads=1), space, tmp_path / "mixed.json")
+    keys = set(table.data["entries"])
+    assert {k.split("|")[0] for k in keys} >= {"rep3x3", "rep1x1"}
+    assert not any(k.startswith("rep3x3_") or k.startswith("repid") for k in keys)
+    unfolded = space.architecture([[("rep3x3_1x1_id", None), ("rep1x1_id", None)]], 3)
+    folded = space.architecture([[("rep3x3", None), ("rep1x1", None)]], 3)
+    assert table.predict_ms(unfolded) == table.predict_ms(folded)
+    lo, _ = table.reachable_range()
+    assert lo <= table.predict_ms(space.architecture([], 1))  # no edge kept at all
