@@ -37,9 +37,11 @@ def _relaxation_names() -> list[str]:
 @click.option("--search-fraction", default=0.4, show_default=True,
               help="Share of the budget spent on the supernet; the rest fine-tunes.")
 @click.option("--relaxation", default="sparsestmax", show_default=True,
-              type=click.Choice(["sparsestmax", "sparsemax", "softmax"]),
+              type=click.Choice(["sparsestmax", "sparsemax", "softmax", "sparse-group-lasso"]),
               help="Relaxation of the architecture weights (sparsestmax is sorted at the network "
-                   "level; softmax is the DARTS baseline).")
+                   "level; softmax is the DARTS baseline; sparse-group-lasso is mixed-path "
+                   "search, Sparse Supernet, on the mixed space's table: an edge keeps any of "
+                   "3x3, 1x1 and identity, folded into one conv at export).")
 @click.option("--penalty", default="lagrangian", show_default=True,
               type=click.Choice(["hinge", "lagrangian"]),
               help="How the expected latency is held to the budget: lagrangian pulls it to the "
@@ -110,7 +112,8 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
     else:
-        lut = resolve_profile(target, int(scale) if scale else None)
+        lut = resolve_profile(target, int(scale) if scale else None,
+                              space="mixed" if relaxation == "sparse-group-lasso" else "default")
         space_scale = int(scale) if scale else int(lut.data["scale"])
         lut.require_compatible(lut.space.with_scale(space_scale))
         check_reachable(budget_ms, lut)

@@ -16,29 +16,35 @@ from pipeline.latency.lut import LatencyTable
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "hardware_profiles"
 SHIPPED = {
-    "cpu": "cpu-2core-ort-fp32-x{scale}-1280x720.json",
-    "jetson": "jetson-orin-nano-fp16-x{scale}-1280x720.json",
+    "cpu": "cpu-2core-ort-fp32-x{scale}-1280x720{space}.json",
+    "jetson": "jetson-orin-nano-fp16-x{scale}-1280x720{space}.json",
 }
 PROFILE_HINT = {
-    "cpu": "tnas-pipeline profile --device cpu --scale {scale} -o cpu-x{scale}.json",
-    "jetson": "tnas-pipeline profile --device jetson --precision fp16 --scale {scale} "
-              "-o jetson-x{scale}.json",
+    "cpu": "tnas-pipeline profile --device cpu --scale {scale}{space_opt} -o {name}",
+    "jetson": "tnas-pipeline profile --device jetson --precision fp16 --scale {scale}"
+              "{space_opt} -o {name}",
 }
 
 
-def resolve_profile(device: str, scale: int | None = None) -> LatencyTable:
+def resolve_profile(device: str, scale: int | None = None, space: str = "default"
+                    ) -> LatencyTable:
     """``cpu``, ``cuda``, ``jetson`` or a LUT file → the latency table.
 
-    For a shipped device, ``scale`` picks the table made at that scale (×2 when not given); a
-    LUT file is returned as it is (the caller checks its scale against the search space)."""
+    For a shipped device, ``scale`` picks the table made at that scale (×2 when not given) and
+    ``space`` the search space (``default``, or ``mixed`` for mixed-path search); a LUT file is
+    returned as it is (the caller checks its scale and space against the search)."""
     if device in SHIPPED:
         s = scale or 2
-        path = PROFILES_DIR / SHIPPED[device].format(scale=s)
+        tag = "" if space == "default" else f"-{space}"
+        path = PROFILES_DIR / SHIPPED[device].format(scale=s, space=tag)
         if not path.is_file():
-            if s != 2 and (PROFILES_DIR / SHIPPED[device].format(scale=2)).is_file():
-                raise UserError(f"no {device} latency table is shipped for x{s}; make one with "
-                                f"`{PROFILE_HINT[device].format(scale=s)}` and pass --device "
-                                f"{device}-x{s}.json")
+            if (PROFILES_DIR / SHIPPED[device].format(scale=2, space="")).is_file():
+                name = f"{device}-x{s}{tag}.json"
+                what = f"x{s}" + (f" and the {space} space" if tag else "")
+                hint = PROFILE_HINT[device].format(
+                    scale=s, space_opt=f" --space {space}" if tag else "", name=name)
+                raise UserError(f"no {device} latency table is shipped for {what}; make one "
+                                f"with `{hint}` and pass --device {name}")
             raise UserError(f"the shipped profile {path} is missing (install from a source "
                             "checkout, or pass --device FILE.json)")
         return LatencyTable.load(path)

@@ -42,7 +42,15 @@ def count_complexity(
     model: nn.Module, scale: int, output_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE,
     colors: int = 3,
 ) -> Complexity:
-    """Count parameters and Mult-Adds of ``model`` for one output of ``output_size`` (W, H)."""
+    """Count parameters and Mult-Adds of ``model`` for one output of ``output_size`` (W, H).
+
+    A network with re-parameterisable layers is counted as deployed: folded (on a copy)."""
+    import copy
+
+    from pipeline.networks.mixed_path import reparameterize_model
+
+    if any(callable(getattr(m, "reparameterize", None)) for m in model.modules()):
+        model = reparameterize_model(copy.deepcopy(model))
     params = sum(p.numel() for p in model.parameters())
     w, h = lr_size(output_size, scale)
     total = 0
@@ -56,8 +64,6 @@ def count_complexity(
             # Each input position scatters in/groups · out · k² products.
             k = mod.kernel_size[0] * mod.kernel_size[1]
             total += inputs[0].numel() * mod.out_channels // mod.groups * k
-
-    import copy
 
     meta_model = copy.deepcopy(model).to("meta")
     handles = [m.register_forward_hook(hook) for m in meta_model.modules()

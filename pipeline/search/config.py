@@ -10,6 +10,8 @@ from pipeline.search.latency_term import BudgetPenalty
 from pipeline.search.relaxations import RELAXATIONS
 from pipeline.training.config import check_budget
 
+MIXED_PATH = "sparse-group-lasso"  # the relaxation that runs the mixed-path search
+
 
 @dataclass
 class SearchConfig:
@@ -40,6 +42,16 @@ class SearchConfig:
     arch_lr: float = 1e-3
     finetune_batch_size: int = 16
     finetune_patch_size: int = 72
+    # Mixed-path search (--relaxation sparse-group-lasso): the accelerated proximal step on the
+    # free branch weights, the sparse-group-lasso strengths (leaves, edges, cells) and the dual
+    # step of the latency multiplier, larger than the single-path one because λ acts through
+    # per-step thresholds of size sgl_lr · λ · T_branch / B.
+    sgl_lr: float = 0.05
+    apg_momentum: float = 0.9
+    sgl_l1: float = 1e-3
+    sgl_edge: float = 1e-3
+    sgl_cell: float = 1e-3
+    sgl_lam_step: float = 0.5
     headroom: float = 0.07                 # fit into [0.9, 1 − headroom] × budget
     check_on_device: bool = False          # time the fitted network here and refit by it
     val_every: int = 100
@@ -49,7 +61,8 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_budget(self.iters, self.minutes, min_iters=2, why=" (search and fine-tuning)")
-        RELAXATIONS.get(self.relaxation)
+        if self.relaxation != MIXED_PATH:
+            RELAXATIONS.get(self.relaxation)
         if self.penalty not in BudgetPenalty.KINDS:
             raise UserError(f"unknown --penalty {self.penalty!r}; known: "
                             f"{', '.join(BudgetPenalty.KINDS)}")

@@ -29,10 +29,9 @@ from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
 from pipeline.provenance import provenance
-from pipeline.search.config import SearchConfig
-from pipeline.search.derive import inherit_state
-from pipeline.search.device_check import device_here_reason, search_fit_on_device
-from pipeline.search.fit import fit_to_budget
+from pipeline.search.config import MIXED_PATH, SearchConfig
+from pipeline.search.device_check import cpu_measure, device_here_reason, refit_on_device
+from pipeline.search.mixed_path_searcher import MixedPathSearcher
 from pipeline.search.searcher import SearchDir, Searcher
 from pipeline.training import distributed as D
 from pipeline.training.config import TrainConfig
@@ -64,7 +63,8 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
                   progress: bool, argv: list[str] | None) -> dict[str, Any]:
     sd, run = SearchDir(out), RunDir(out)
     # Data, LUT and space are checked by the constructor, before anything in ``out`` is touched.
-    searcher = Searcher(cfg, lut, out, progress=progress)
+    cls = MixedPathSearcher if cfg.relaxation == MIXED_PATH else Searcher
+    searcher = cls(cfg, lut, out, progress=progress)
     main = searcher.dist.is_main
     if main and not resume:
         run.clear()
@@ -80,11 +80,9 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         searcher.restore()
     derived = searcher.search()
     space = searcher.space
-    fit = fit_to_budget(derived, searcher.arch, searcher.latency, space, cfg.budget_ms,
-                        lo=0.9, hi=1.0 - cfg.headroom)
+    fit = searcher.fit(derived, lo=0.9, hi=1.0 - cfg.headroom)
     if not fit.in_window and cfg.headroom > 0:  # the wider window the issue names
-        fit = fit_to_budget(fit.choice, searcher.arch, searcher.latency, space, cfg.budget_ms,
-                            lo=0.9, hi=1.0)
+        fit = searcher.fit(fit.choice, lo=0.9, hi=1.0)
     name = f"searched-{cfg.budget_ms:g}ms"
     device_check: dict[str, Any] | None = None
     if cfg.check_on_device:
@@ -95,16 +93,17 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
             if main:
                 print(f"on-device check skipped: {why}", file=sys.stderr)
         else:
-            fit, rounds = search_fit_on_device(
-                fit, searcher.arch, searcher.latency, space, cfg.budget_ms, 0.9,
-                1.0 - cfg.headroom, name, lut, log=lambda m: print(m, file=sys.stderr))
+            fit, rounds = refit_on_device(
+                fit, lambda f, corrected: searcher.fit(f.choice, 0.9, 1.0 - cfg.headroom,
+                                                       budget_ms=corrected),
+                lambda f: f.choice.architecture(space, name=name), cfg.budget_ms,
+                cpu_measure(lut), log=lambda m: print(m, file=sys.stderr))
             kept = next(r for r in reversed(rounds) if r["predicted_ms"] == fit.predicted_ms)
             device_check = {"rounds": rounds, "measured_ms": kept["measured_ms"]}
     arch = fit.choice.architecture(space, name=name)
     result = {
         "derived": derived.architecture(space, name=name).to_dict(),
-        "derived_predicted_ms": searcher.latency.discrete(
-            [list(c) for c in derived.cells[: derived.depth]], derived.upsampler_kernel, space),
+        "derived_predicted_ms": searcher.predict_choice(derived),
         "fitted": arch.to_dict(), "predicted_ms": fit.predicted_ms,
         "in_window": fit.in_window, "fit_moves": fit.moves, "fit_reason": fit.reason,
         "device_check": device_check,
@@ -113,7 +112,7 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         "search_history": searcher.history,
     }
     if main:
-        state = inherit_state(searcher.supernet, arch)
+        state = searcher.inherit(fit.choice, arch)
         with atomic_path(sd.path / "inherited.safetensors") as tmp:
             save_file({k: v.contiguous() for k, v in state.items()}, str(tmp))
         searcher.trajectory.plot(sd.plot, cfg.budget_ms,

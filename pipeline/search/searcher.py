@@ -32,8 +32,10 @@ from pipeline.data.patches import PatchSampler
 from pipeline.errors import UserError
 from pipeline.io_utils import atomic_path, write_json_atomic
 from pipeline.latency.lut import LatencyTable
+from pipeline.networks.architecture import Architecture
 from pipeline.search.config import SearchConfig
-from pipeline.search.derive import Choice, derive
+from pipeline.search.derive import derive, inherit_state
+from pipeline.search.fit import fit_to_budget
 from pipeline.search.latency_term import (
     BudgetPenalty,
     CostTables,
@@ -91,26 +93,60 @@ class Searcher:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.supernet = Supernet(self.space).to(cfg.device)
-        self.arch = ArchParams(self.space).to(cfg.device)
+        self._build_model()
         folders = [Path(p) for p in cfg.train_data]
         seed = cfg.seed * 1000 + self.dist.rank
         self.w_sampler = PatchSampler(folders, cfg.scale, cfg.patch_size, seed, part=(0, 2))
         self.a_sampler = PatchSampler(folders, cfg.scale, cfg.patch_size, seed + 500, part=(1, 2))
         self.w_opt = torch.optim.Adam(self.supernet.parameters(), lr=cfg.lr)
-        self.a_opt = torch.optim.Adam(self.arch.parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
         self.net: torch.nn.Module = (
             DistributedDataParallel(self.supernet, find_unused_parameters=True)
             if self.dist.enabled else self.supernet)
+        self._build_arch_step(lut)
+        self.iteration, self.seconds = 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        self.checkpointed_at = -1
+        self.stop_requested = False
+
+    # -- what a relaxation brings (overridden by the mixed-path search) ---------------------------
+    def _build_model(self) -> None:
+        if not self.space.single_path:
+            ops = ", ".join(self.space.ops)
+            raise UserError(f"the latency table is for a mixed-path space ({ops}); search it "
+                            "with --relaxation sparse-group-lasso")
+        self.supernet = Supernet(self.space).to(self.cfg.device)
+        self.arch = ArchParams(self.space).to(self.cfg.device)
+
+    def _build_arch_step(self, lut: LatencyTable) -> None:
+        cfg = self.cfg
+        self.a_opt = torch.optim.Adam(self.arch.parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
         self.latency: CostTables = latency_costs(lut, self.space)
         self.params_cost = param_costs(self.space)
         self.madds_cost = mult_add_costs(self.space, lut.output_size)
         self.penalty = BudgetPenalty(cfg.budget_ms, cfg.penalty, cfg.lam, cfg.lam_step)
-        self.iteration, self.seconds = 0, 0.0
         self.trajectory = Trajectory(self.space)
-        self.history: list[dict[str, Any]] = []
-        self.checkpointed_at = -1
-        self.stop_requested = False
+
+    def frozen_weights(self) -> Any:
+        """The architecture weights of this step, detached (what a weight step trains)."""
+        return _detached(self.relaxed())
+
+    def derive_choice(self) -> Any:
+        with torch.no_grad():
+            w = self.relaxed()
+        return derive(self.arch, w, self.space)
+
+    def fit(self, choice: Any, lo: float, hi: float, budget_ms: float | None = None) -> Any:
+        """The derived choice fitted to ``[lo, hi] × budget`` (a :class:`FitResult`); the
+        on-device check passes a corrected budget."""
+        return fit_to_budget(choice, self.arch, self.latency, self.space,
+                             budget_ms or self.cfg.budget_ms, lo=lo, hi=hi)
+
+    def predict_choice(self, choice: Any) -> float:
+        return self.latency.discrete([list(c) for c in choice.cells[: choice.depth]],
+                                     choice.upsampler_kernel, self.space)
+
+    def inherit(self, choice: Any, arch: Architecture) -> dict[str, torch.Tensor]:
+        return inherit_state(self.supernet, arch)
 
     # -- schedule -------------------------------------------------------------------------------
     def fraction(self) -> float:
@@ -132,7 +168,7 @@ class Searcher:
         for group in self.w_opt.param_groups:
             group["lr"] = cosine_lr(self.fraction(), self.cfg.lr, self.cfg.lr * 0.1)
         with torch.no_grad():
-            w = _detached(self.relaxed())
+            w = self.frozen_weights()
         loss = F.l1_loss(self.net(lr_img, w), hr_img)
         self.w_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -168,7 +204,7 @@ class Searcher:
     # -- records --------------------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
         """Scores of the supernet at the current relaxed weights (the trainer's validation)."""
-        return validate(_FrozenSupernet(self.supernet, _detached(self.relaxed())), self.cfg)
+        return validate(_FrozenSupernet(self.supernet, self.frozen_weights()), self.cfg)
 
     def checkpoint(self) -> None:
         self.checkpointed_at = self.iteration
@@ -209,7 +245,7 @@ class Searcher:
             self.a_sampler.set_state(states[self.dist.rank][1])
 
     # -- loop -----------------------------------------------------------------------------------
-    def search(self) -> Choice:
+    def search(self) -> Any:
         """Run the supernet phase to the end of its budget; return the derived choice."""
         cfg, main = self.cfg, self.dist.is_main
         by_iters = cfg.search_iters is not None
@@ -254,9 +290,7 @@ class Searcher:
         self._record(float("nan"), None)
         if self.checkpointed_at != self.iteration:
             self._validate_and_checkpoint(float("nan"))
-        with torch.no_grad():
-            w = self.relaxed()
-        return derive(self.arch, w, self.space)
+        return self.derive_choice()
 
     def _record(self, loss: float, arch_info: dict[str, float] | None) -> None:
         with torch.no_grad():

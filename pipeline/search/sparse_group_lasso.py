@@ -62,17 +62,19 @@ def sgl_penalty(alpha: torch.Tensor, lam: SGLWeights) -> torch.Tensor:
             + lam.cell * math.sqrt(e * o) * cell_norms.sum())
 
 
-def prox_sgl(alpha: torch.Tensor, step: float, lam: SGLWeights,
-             nonnegative: bool = False) -> torch.Tensor:
+def prox_sgl(alpha: torch.Tensor, step: float, lam: SGLWeights, nonnegative: bool = False,
+             l1_extra: torch.Tensor | None = None) -> torch.Tensor:
     """``argmin_x ½‖x − α‖² + step · R(x)`` for weights shaped ``[cells, edges, ops]``.
 
     Leaves to root (module docstring): soft threshold, then the edges' group shrinkage, then
     the cells'. With ``nonnegative`` the weights are also held at ``x ≥ 0`` (the constraint is
-    a leaf-level term, so it joins the soft threshold and the composition stays exact)."""
+    a leaf-level term, so it joins the soft threshold and the composition stays exact).
+    ``l1_extra`` (broadcast to ``α``) adds a weighted ℓ1 term ``Σ c_i |α_i|``, also a leaf: the
+    mixed-path search puts each branch's latency there, so costly branches are cut first."""
     if alpha.dim() != 3:
         raise ValueError(f"expected weights shaped [cells, edges, ops], got {tuple(alpha.shape)}")
     _, e, o = alpha.shape
-    t1 = step * lam.l1
+    t1 = step * (lam.l1 if l1_extra is None else lam.l1 + l1_extra.to(alpha))
     if nonnegative:
         x = torch.clamp(alpha - t1, min=0.0)
     else:
@@ -94,8 +96,12 @@ class AcceleratedProximalSGL(torch.optim.Optimizer):
                  nonnegative: bool = False) -> None:
         if lr <= 0 or not 0.0 <= momentum < 1.0:
             raise ValueError(f"need lr > 0 and 0 ≤ momentum < 1, got {lr}, {momentum}")
-        super().__init__(params, {"lr": lr, "momentum": momentum, "lam": lam,
-                                  "nonnegative": nonnegative})
+        # Plain numbers and tensors only, so that the optimiser's state_dict loads with
+        # torch.load(weights_only=True). ``l1_extra`` is the weighted ℓ1 term of prox_sgl, set
+        # by the caller between steps (the mixed-path search's latency thresholds).
+        super().__init__(params, {"lr": lr, "momentum": momentum, "l1": lam.l1,
+                                  "edge": lam.edge, "cell": lam.cell,
+                                  "nonnegative": nonnegative, "l1_extra": None})
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -109,7 +115,8 @@ class AcceleratedProximalSGL(torch.optim.Optimizer):
                 grad = p.grad if p.grad is not None else torch.zeros_like(p)
                 state = self.state[p]
                 v = state.setdefault("velocity", torch.zeros_like(p))
-                x = prox_sgl(p - lr * grad, lr, group["lam"], group["nonnegative"])
+                lam = SGLWeights(group["l1"], group["edge"], group["cell"])
+                x = prox_sgl(p - lr * grad, lr, lam, group["nonnegative"], group["l1_extra"])
                 # The proximal point has the exact zeros; the look-ahead below does not until
                 # the momentum has died out, so the kept branches are read from here.
                 state["prox"] = x.clone()

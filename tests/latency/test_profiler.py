@@ -77,11 +77,12 @@ def test_check_reports_fidelity_on_fresh_networks(tmp_path, tiny_space, ort_back
 def test_the_mixed_path_space_is_profiled_folded_and_predicts_any_branch_set(tmp_path):
     """The mixed space's table holds the folded 3×3 and 1×1 layers; a network keeping any set
     of branches is predicted as the network it folds to."""
+    from dataclasses import replace
+
     from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
     from pipeline.search_space import MIXED_SPACE
 
-    space = SearchSpace(**{**MIXED_SPACE.to_dict(), "ops": ("rep3x3", "rep1x1"), "widths": (),
-                           "max_cells": 2, "channels": 8, "upsampler_kernels": (1, 3)})
+    space = replace(MIXED_SPACE, max_cells=2, channels=8)
     table = _profile(OnnxRuntimeBackend(threads=1), space, tmp_path / "mixed.json")
     keys = set(table.data["entries"])
     assert {k.split("|")[0] for k in keys} >= {"rep3x3", "rep1x1"}

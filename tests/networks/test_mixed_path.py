@@ -117,3 +117,17 @@ def test_a_mixed_path_network_exports_folded_and_matches_pytorch():
         want = net(x).numpy()  # the multi-branch network, not folded
     assert abs(got - want).max() <= 1e-5
     assert any(isinstance(m, LinearBranch) for m in net.modules())  # export folded a copy
+
+
+def test_complexity_counts_the_folded_network():
+    from pipeline.networks import build_network, count_complexity
+    from pipeline.search_space import DEFAULT_SPACE
+
+    many = DEFAULT_SPACE.architecture([[("rep3x3_1x1_id", None), ("rep1x1_id", None)]], 3)
+    folded = DEFAULT_SPACE.architecture([[("rep3x3", None), ("rep1x1", None)]], 3)
+    a = count_complexity(build_network(many), 2)
+    b = count_complexity(build_network(folded), 2)
+    assert (a.params, a.mult_adds) == (b.params, b.mult_adds)
+    c = 32
+    head_and_up = count_complexity(build_network(DEFAULT_SPACE.architecture([], 3)), 2)
+    assert a.params - head_and_up.params == (9 * c * c + c) + (c * c + c)

@@ -41,10 +41,13 @@ def test_budget_checked_against_reachable_range(lut):
         check_reachable(hi * 1.5, lut)
 
 
-@pytest.mark.parametrize("budget", [40.0, 90.0, 200.0, 400.0, 800.0])
+# Budgets as multiples of the fastest network the table predicts, so that a re-profiled table
+# (whose fastest network moves by a few ms) keeps every window reachable.
+@pytest.mark.parametrize("factor", [1.3, 2.5, 5.0, 10.0, 20.0])
 @pytest.mark.parametrize("seed", range(3))
-def test_fit_lands_in_the_window(lut, budget, seed):
+def test_fit_lands_in_the_window(lut, factor, seed):
     space = lut.space
+    budget = factor * lut.reachable_range()[0]
     rng = np.random.default_rng(seed)
     start = Choice(int(rng.integers(1, space.max_cells + 1)),
                    tuple(tuple(c) for c in random_cells(space, rng)), 3)

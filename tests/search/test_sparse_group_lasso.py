@@ -78,3 +78,24 @@ def test_bad_settings_are_refused():
         AcceleratedProximalSGL([torch.nn.Parameter(torch.zeros(1, 1, 2))], lr=0.0, lam=LAM)
     with pytest.raises(ValueError):
         prox_sgl(torch.zeros(2, 3), 1.0, LAM)
+
+
+def test_weighted_l1_cuts_the_costly_branch_first_and_the_state_reloads_safely(tmp_path):
+    """Two branches the loss values equally: the one with the larger cost threshold goes to
+    zero, the other stays; the optimiser's state round-trips through weights_only loading."""
+    target = torch.full((1, 1, 2), 0.3, dtype=torch.float64)
+    alpha = torch.nn.Parameter(torch.full_like(target, 0.3))
+    opt = AcceleratedProximalSGL([alpha], lr=0.5, lam=SGLWeights(), momentum=0.5,
+                                 nonnegative=True)
+    opt.param_groups[0]["l1_extra"] = torch.tensor([0.8, 0.1], dtype=torch.float64)
+    for _ in range(100):
+        opt.zero_grad()
+        (0.5 * (alpha - target).pow(2).sum()).backward()
+        opt.step()
+    sparse = opt.proximal_point(alpha)
+    assert sparse[0, 0, 0] == 0 and sparse[0, 0, 1] == pytest.approx(0.2)
+    torch.save(opt.state_dict(), tmp_path / "opt.pt")
+    again = AcceleratedProximalSGL([torch.nn.Parameter(alpha.detach().clone())], lr=0.5,
+                                   lam=SGLWeights())
+    again.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
+    assert torch.equal(again.param_groups[0]["l1_extra"], opt.param_groups[0]["l1_extra"])

@@ -1,0 +1,225 @@
+"""Mixed-path search (``--relaxation sparse-group-lasso``): Sparse Supernet inside our search.
+
+Sparse Supernet (Wu et al., AAAI 2021) replaces the simplex of the architecture weights by a
+sparse-group-lasso constraint, so that an edge may keep zero, one or several ops. Here every edge
+of every cell holds the three linear branches of :mod:`pipeline.networks.mixed_path` (3×3, 1×1,
+identity, each with batch norm) and computes ``x + act(Σ_b α_b · branch_b(x))``; ``α`` is free
+(held ≥ 0) and updated by the accelerated proximal gradient step of
+:mod:`pipeline.search.sparse_group_lasso` after each architecture batch:
+
+* the task loss gives the gradient;
+* the proximal step applies the sparse group lasso (leaves, edges, cells) plus a weighted ℓ1
+  term whose weight for each branch is ``λ · T_b / B``: its latency ``T_b`` from the device's
+  table over the budget ``B``, so every kept branch is charged what it costs (3×3: the folded
+  3×3 layer; 1×1 and identity: the folded 1×1 layer);
+* ``λ`` follows dual ascent on the latency of the network the current exact zeros keep,
+  folded as it will be deployed, against the budget (the hinge of
+  :class:`~pipeline.search.latency_term.BudgetPenalty`: a ceiling).
+
+The network level needs no relaxation of its own: an edge that keeps no branch is the identity
+and drops out, a cell that keeps no edge drops whole (the cell group of the lasso), and the
+upsampler is the space's largest kernel. The derived network keeps the branches whose weight is
+exactly non-zero in the last proximal point; it is fitted to the budget by cutting the branches
+the search valued least per millisecond, inherits the branches' weights (and their ``α``, so
+it starts as the supernet's path), is fine-tuned, and is folded into one conv per edge at export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from pipeline.latency.blocks import Block, architecture_blocks
+from pipeline.latency.lut import LatencyTable
+from pipeline.networks.architecture import Architecture
+from pipeline.networks.builder import anchor, build_network
+from pipeline.networks.complexity import lr_size
+from pipeline.networks.mixed_path import LINEAR_BRANCHES, LinearBranch, rep_op_name
+from pipeline.networks.ops import ACTIVATIONS
+from pipeline.search.fit import FitResult
+from pipeline.search_space import SearchSpace
+
+# The folded op each branch costs when it is the most expensive one an edge keeps.
+BRANCH_COST_OP = {"conv3x3": "rep3x3", "conv1x1": "rep1x1", "identity": "rep1x1"}
+
+
+@dataclass(frozen=True)
+class MixedChoice:
+    """The branches every edge of every cell keeps (an empty tuple: the edge is left out)."""
+
+    kept: tuple[tuple[tuple[str, ...], ...], ...]  # [cells][edges] → branches
+    upsampler_kernel: int
+    notes: tuple[str, ...] = field(default=())
+
+    def architecture(self, space: SearchSpace, name: str = "searched") -> Architecture:
+        cells = [[(rep_op_name(b), None) for b in cell if b] for cell in self.kept]
+        return space.architecture([c for c in cells if c], self.upsampler_kernel, name=name)
+
+    def without(self, n: int, e: int, branch: str) -> MixedChoice:
+        kept = [list(c) for c in self.kept]
+        kept[n][e] = tuple(b for b in kept[n][e] if b != branch)
+        return MixedChoice(tuple(tuple(c) for c in kept), self.upsampler_kernel, self.notes)
+
+    def branch_count(self) -> int:
+        return sum(len(b) for cell in self.kept for b in cell)
+
+
+class MixedCosts:
+    """Latency of mixed-path networks from a table of the mixed space (folded layers)."""
+
+    def __init__(self, lut: LatencyTable, space: SearchSpace) -> None:
+        w, h = lr_size(lut.output_size, space.scale)
+        c, prec = space.channels, lut.precision
+        probe = space.architecture([], space.upsampler_kernels[-1])
+        blocks = architecture_blocks(probe, lut.output_size, prec)
+        self.fixed = lut.block_ms(blocks[0]) + sum(lut.block_ms(b) for b in blocks
+                                                   if b.kind == "skip")
+        self.upsampler = {k: lut.block_ms(Block("upsampler", "pixel_shuffle", c, 3, h, w, prec,
+                                                kernel=k, scale=space.scale))
+                          for k in space.upsampler_kernels}
+        self.layer = {op: lut.block_ms(Block("layer", op, c, c, h, w, prec, None, space.act))
+                      for op in ("rep3x3", "rep1x1")}
+        cal = lut.calibration or {"a": 1.0, "b": 0.0}
+        self.a, self.b = float(cal["a"]), float(cal["b"])
+        # What the proximal step charges each branch (ms, calibrated slope).
+        self.branch_ms = torch.tensor([self.a * self.layer[BRANCH_COST_OP[b]]
+                                       for b in LINEAR_BRANCHES], dtype=torch.float64)
+
+    def edge_ms(self, branches: tuple[str, ...]) -> float:
+        """Raw LUT ms of one edge keeping ``branches``, folded (0 when it keeps none)."""
+        if not branches:
+            return 0.0
+        return self.layer["rep3x3" if "conv3x3" in branches else "rep1x1"]
+
+    def predict(self, choice: MixedChoice) -> float:
+        raw = self.fixed + self.upsampler[choice.upsampler_kernel] + sum(
+            self.edge_ms(b) for cell in choice.kept for b in cell)
+        return self.a * raw + self.b
+
+    def kept_ms(self, alpha: torch.Tensor, kernel: int) -> float:
+        """The folded latency of the network that the exact zeros of ``alpha`` keep."""
+        return self.predict(kept_choice(alpha, kernel))
+
+
+def kept_choice(alpha: torch.Tensor, kernel: int) -> MixedChoice:
+    """The branches with non-zero weight, edge by edge."""
+    nz = alpha.detach().cpu() != 0
+    kept = tuple(tuple(tuple(b for i, b in enumerate(LINEAR_BRANCHES) if nz[n, e, i])
+                       for e in range(nz.shape[1])) for n in range(nz.shape[0]))
+    return MixedChoice(kept, kernel)
+
+
+class MixedArch(nn.Module):
+    """The free mixed-path weights ``α`` ``[cells, edges, branches]``."""
+
+    def __init__(self, space: SearchSpace, init: float = 0.5) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.full(
+            (space.max_cells, space.edges_per_cell, len(LINEAR_BRANCHES)), init))
+
+
+class MixedSupernet(nn.Module):
+    """Head → every edge of every cell with all three branches → the largest upsampler."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        super().__init__()
+        self.space = space
+        c = space.channels
+        self.kernel = space.upsampler_kernels[-1]
+        probe = build_network(space.architecture([], self.kernel))
+        self.head = probe.head
+        self.upsampler = probe.upsampler[0]  # the conv; the anchor and the shuffle follow it
+        self.cells = nn.ModuleList(
+            nn.ModuleList(nn.ModuleList(LinearBranch(b, c) for b in LINEAR_BRANCHES)
+                          for _ in range(space.edges_per_cell))
+            for _ in range(space.max_cells))
+        self.act = ACTIVATIONS.get(space.act)(c)
+        self.shuffle = nn.PixelShuffle(space.scale)
+
+    def forward(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        h = self.head(x)
+        for n, cell in enumerate(self.cells):
+            for e, edge in enumerate(cell):
+                a = alpha[n, e]
+                terms = [a[i] * branch(h) for i, branch in enumerate(edge) if a[i] != 0]
+                if terms:  # an edge that keeps nothing is the identity
+                    h = h + self.act(sum(terms))
+        y = self.upsampler(h) + anchor(x, self.space.scale)
+        return self.shuffle(y)
+
+
+def fit_mixed(choice: MixedChoice, alpha: torch.Tensor, costs: MixedCosts, budget_ms: float,
+              lo: float, hi: float) -> FitResult:
+    """Cut branches until the folded prediction is at most ``hi × budget``: each time the one
+    whose weight per millisecond saved is smallest (cutting a 1×1 or identity beside a kept
+    3×3 saves nothing, so those go last). Under ``lo × budget`` nothing is added: the search
+    kept what it wanted, and the result says so."""
+    a = alpha.detach().abs().cpu()
+    moves: list[str] = []
+    pred = costs.predict(choice)
+    while pred > hi * budget_ms and choice.branch_count():
+        best = None
+        for n, cell in enumerate(choice.kept):
+            for e, branches in enumerate(cell):
+                for b in branches:
+                    nxt = choice.without(n, e, b)
+                    saved = pred - costs.predict(nxt)
+                    if saved <= 0:
+                        continue
+                    score = float(a[n, e, LINEAR_BRANCHES.index(b)]) / saved
+                    if best is None or score < best[0]:
+                        best = (score, nxt, f"cell {n} edge {e}: cut {b} (-{saved:.1f} ms)")
+        if best is None:
+            break
+        choice, pred = best[1], costs.predict(best[1])
+        moves.append(best[2])
+    in_window = lo * budget_ms <= pred <= hi * budget_ms
+    reason = None
+    if pred > hi * budget_ms:
+        reason = "over the budget with every branch cut"
+    elif pred < lo * budget_ms:
+        reason = (f"the search kept a network of {pred:.1f} ms, under {lo:g} x budget; the fit "
+                  "only cuts")
+    return FitResult(choice=choice, predicted_ms=pred, in_window=in_window, moves=moves,
+                     reason=reason)
+
+
+def inherit_mixed_state(supernet: MixedSupernet, choice: MixedChoice, alpha: torch.Tensor,
+                        arch: Architecture) -> dict[str, torch.Tensor]:
+    """A state dict for ``build_network(arch)``: the kept branches' weights and batch-norm
+    statistics, their ``α``, the head and the upsampler, so that the derived network computes
+    what the supernet's path computed."""
+    net = build_network(arch)
+    state = net.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    for key in state:
+        if key.startswith("head."):
+            out[key] = supernet.head.state_dict()[key[len("head."):]].clone()
+        elif key.startswith("upsampler.0."):
+            out[key] = supernet.upsampler.state_dict()[key[len("upsampler.0."):]].clone()
+    layers = [(n, e, b) for n, cell in enumerate(choice.kept) for e, b in enumerate(cell) if b]
+    modules = [m for m in net.cells.modules() if hasattr(m, "kinds")]
+    if len(layers) != len(modules):
+        raise ValueError("the architecture does not match the choice")
+    names = {m: k for k, m in net.named_modules()}
+    for (n, e, branches), module in zip(layers, modules, strict=True):
+        prefix = names[module]
+        for j, b in enumerate(branches):
+            src = supernet.cells[n][e][LINEAR_BRANCHES.index(b)].state_dict()
+            for k, v in src.items():
+                out[f"{prefix}.branches.{j}.{k}"] = v.clone()
+        out[f"{prefix}.alphas"] = torch.tensor(
+            [float(alpha[n, e, LINEAR_BRANCHES.index(b)]) for b in branches])
+    missing = set(state) - set(out)
+    if missing:
+        raise KeyError(f"no supernet weight for {sorted(missing)[:3]}")
+    return out
+
+
+def mixed_summary(choice: MixedChoice) -> dict[str, Any]:
+    """How many edges keep zero, one, two or three branches (a mixed path keeps several)."""
+    counts = [len(b) for cell in choice.kept for b in cell]
+    return {str(k): counts.count(k) for k in range(len(LINEAR_BRANCHES) + 1)}

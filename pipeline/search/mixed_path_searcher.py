@@ -1,0 +1,177 @@
+"""The search loop of mixed-path search: :class:`Searcher` with Sparse Supernet's pieces.
+
+The loop, the schedule, the data, validation and checkpoints are the single-path search's
+(:mod:`pipeline.search.searcher`); what differs is listed in
+:mod:`pipeline.search.mixed_path_search`: the supernet, the free weights ``α`` with their
+accelerated proximal step, the latency charged per kept branch, the derivation from exact zeros,
+the fit that cuts branches and the weight inheritance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from pipeline.errors import UserError
+from pipeline.io_utils import atomic_path
+from pipeline.latency.lut import LatencyTable
+from pipeline.networks.architecture import Architecture
+from pipeline.networks.mixed_path import LINEAR_BRANCHES
+from pipeline.search.config import MIXED_PATH as RELAXATION
+from pipeline.search.latency_term import BudgetPenalty
+from pipeline.search.mixed_path_search import (
+    MixedArch,
+    MixedChoice,
+    MixedCosts,
+    MixedSupernet,
+    fit_mixed,
+    inherit_mixed_state,
+    kept_choice,
+)
+from pipeline.search.searcher import Searcher
+from pipeline.search.sparse_group_lasso import AcceleratedProximalSGL, SGLWeights
+
+
+class _KeptLatency:
+    """``expected(α)``: the folded latency of what the exact zeros keep (the loop's read-out)."""
+
+    def __init__(self, searcher: MixedPathSearcher) -> None:
+        self.searcher = searcher
+
+    def expected(self, _: Any) -> torch.Tensor:
+        s = self.searcher
+        return torch.tensor(s.costs.kept_ms(s.sparse_alpha(), s.supernet.kernel))
+
+
+class MixedTrajectory:
+    """The kept weights ``α`` of every edge and branch over the search, and their picture."""
+
+    def __init__(self) -> None:
+        self.points: list[dict[str, Any]] = []
+
+    def add(self, iteration: int, lam: float, loss: float, kept_ms: float,
+            alpha: torch.Tensor) -> None:
+        self.points.append({"iteration": iteration, "lam": lam, "loss": loss,
+                            "latency_ms": kept_ms, "alpha": alpha.tolist()})
+
+    def state(self) -> list[dict[str, Any]]:
+        return self.points
+
+    def load(self, points: list[dict[str, Any]]) -> None:
+        self.points = list(points)
+
+    def to_json(self, budget_ms: float) -> dict[str, Any]:
+        return {"budget_ms": budget_ms, "branches": list(LINEAR_BRANCHES), "points": self.points}
+
+    def plot(self, path: str | Path, budget_ms: float, title: str = "") -> None:
+        """One panel per branch (α of every edge over the search), and the kept latency."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        pts = self.points
+        if not pts:
+            return
+        it = [p["iteration"] for p in pts]
+        alpha = torch.tensor([p["alpha"] for p in pts])  # [points, cells, edges, branches]
+        fig, ax = plt.subplots(1, len(LINEAR_BRANCHES) + 1, figsize=(16, 4),
+                               constrained_layout=True)
+        for i, name in enumerate(LINEAR_BRANCHES):
+            for n in range(alpha.shape[1]):
+                for e in range(alpha.shape[2]):
+                    ax[i].plot(it, alpha[:, n, e, i], lw=0.8, label=f"c{n}e{e}")
+            ax[i].set_title(f"α of {name}, every edge")
+            ax[i].set_xlabel("iteration")
+        ax[0].legend(fontsize=6, ncol=2)
+        a = ax[-1]
+        a.plot(it, [p["latency_ms"] for p in pts], label="kept network (folded)")
+        a.axhline(budget_ms, color="k", ls="--", lw=0.8, label="budget")
+        a.set_title("latency of the kept branches (ms)")
+        a.legend(fontsize=7)
+        fig.suptitle(title)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=90, format="png")
+        plt.close(fig)
+
+
+class MixedPathSearcher(Searcher):
+    """Mixed-path search on a table of the mixed space (``profile --space mixed``)."""
+
+    def _build_model(self) -> None:
+        if self.space.single_path:
+            raise UserError(f"--relaxation {RELAXATION} searches the mixed-path space; give it "
+                            "that space's table (tnas-pipeline profile --space mixed)")
+        self.supernet = MixedSupernet(self.space).to(self.cfg.device)
+        self.arch = MixedArch(self.space).to(self.cfg.device)
+
+    def _build_arch_step(self, lut: LatencyTable) -> None:
+        cfg = self.cfg
+        self.a_opt = AcceleratedProximalSGL(
+            self.arch.parameters(), lr=cfg.sgl_lr, momentum=cfg.apg_momentum, nonnegative=True,
+            lam=SGLWeights(l1=cfg.sgl_l1, edge=cfg.sgl_edge, cell=cfg.sgl_cell))
+        self.costs = MixedCosts(lut, self.space)
+        self.latency = _KeptLatency(self)
+        # A ceiling: λ ≥ 0 scales the latency thresholds; under the budget it decays to zero and
+        # the task loss may grow branches back.
+        self.penalty = BudgetPenalty(cfg.budget_ms, "hinge", cfg.lam, cfg.sgl_lam_step)
+        self.trajectory = MixedTrajectory()
+
+    # -- weights --------------------------------------------------------------------------------
+    def relaxed(self) -> torch.Tensor:
+        return self.arch.alpha
+
+    def frozen_weights(self) -> torch.Tensor:
+        return self.arch.alpha.detach().clone()
+
+    def sparse_alpha(self) -> torch.Tensor:
+        """The last proximal point: the weights with their exact zeros."""
+        return self.a_opt.proximal_point(self.arch.alpha)
+
+    def expected(self, w: Any) -> dict[str, torch.Tensor]:
+        return {"latency_ms": self.latency.expected(w)}
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _arch_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        lr_img, hr_img = (t.to(cfg.device) for t in self.a_sampler.sample(cfg.batch_size))
+        alpha = self.arch.alpha
+        ctx = self.net.no_sync() if self.dist.enabled else torch.enable_grad()
+        with ctx:
+            task = F.l1_loss(self.net(lr_img, alpha), hr_img)
+            self.a_opt.zero_grad(set_to_none=True)
+            task.backward()
+        if self.dist.enabled and alpha.grad is not None:
+            dist.all_reduce(alpha.grad)
+            alpha.grad /= self.dist.world_size
+        # Every kept branch is charged its latency over the budget, scaled by λ.
+        self.a_opt.param_groups[0]["l1_extra"] = (
+            self.penalty.lam * self.costs.branch_ms / cfg.budget_ms).to(alpha)
+        self.a_opt.step()
+        kept = self.costs.kept_ms(self.sparse_alpha(), self.supernet.kernel)
+        self.penalty.update(kept)
+        return {"task": float(task.item()), "expected_ms": kept}
+
+    def _record(self, loss: float, arch_info: dict[str, float] | None) -> None:
+        sparse = self.sparse_alpha()
+        self.trajectory.add(self.iteration, self.penalty.lam, loss,
+                            self.costs.kept_ms(sparse, self.supernet.kernel), sparse)
+
+    # -- derive, fit, inherit -------------------------------------------------------------------
+    def derive_choice(self) -> MixedChoice:
+        return kept_choice(self.sparse_alpha(), self.supernet.kernel)
+
+    def fit(self, choice: MixedChoice, lo: float, hi: float,
+            budget_ms: float | None = None) -> Any:
+        return fit_mixed(choice, self.sparse_alpha(), self.costs, budget_ms or self.cfg.budget_ms,
+                         lo, hi)
+
+    def predict_choice(self, choice: MixedChoice) -> float:
+        return self.costs.predict(choice)
+
+    def inherit(self, choice: MixedChoice, arch: Architecture) -> dict[str, torch.Tensor]:
+        return inherit_mixed_state(self.supernet, choice, self.sparse_alpha(), arch)
