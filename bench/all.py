@@ -13,9 +13,13 @@ Runs, in order, each benchmark with the arguments its README section names, then
    then baselines and searched networks at ×4 (``search_budgets.py --lut cpu-x4``): about 30
    minutes;
 4. ``export_validate``: ``export_validate.py``, then ``plot_prediction.py``: about 15 minutes;
-5. ``main_job``: the README's main command on a fresh clone of HEAD, timed: about 13 minutes.
+5. ``mixed_path``: the mixed space's table (profile, check, ship), then mixed-path search
+   against sparsestmax at 250 ms: about 20 minutes;
+6. ``evolution``: the op pool's table (profile, check, ship), then evolution over the pool
+   against one round on the fixed space at 250 ms: about 35 minutes;
+7. ``main_job``: the README's main command on a fresh clone of HEAD, timed: about 13 minutes.
 
-About 2 hours on 2 CPU cores; nothing else should run meanwhile (latency is measured). Each
+About 3 hours on 2 CPU cores; nothing else should run meanwhile (latency is measured). Each
 step prints its wall time. ``--only NAME ...`` runs some of them, ``--from NAME`` the rest from
 one on (to go on after a stop); ``--keep-tables`` profiles and checks without replacing the
 shipped tables (the searches then use the shipped ones, which must be this CPU's).
@@ -44,6 +48,10 @@ STEPS = {
            ["search_budgets.py", "--lut", "cpu-x4", "--budgets", "60", "120", "240",
             "--ablation-budget", "0", "--minutes", "4"]],
     "export_validate": [["export_validate.py"], ["plot_prediction.py"]],
+    "mixed_path": [["lut_fidelity.py", "--threads", "1", "--space", "mixed", "--tag", "cpu-mixed"],
+                   ["mixed_path.py", "--budget", "250", "--minutes", "4"]],
+    "evolution": [["lut_fidelity.py", "--threads", "1", "--space", "pool", "--tag", "cpu-pool"],
+                  ["evolution.py", "--budget", "250", "--minutes", "4", "--rounds", "3"]],
     "main_job": [["main_job.py"]],
 }
 

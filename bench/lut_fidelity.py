@@ -24,12 +24,14 @@ from bench.common import REPO, machine, markdown_table
 from pipeline.io_utils import write_json_atomic, write_text_atomic
 from pipeline.latency.backends import MeasureProtocol, get_backend
 from pipeline.latency.profiler import check, profile
-from pipeline.search_space import DEFAULT_SPACE
+from pipeline.search_space import SPACES
 
 
-def shipped_path(scale: int) -> Path:
-    """Where ``--ship`` puts the table: the file ``--device cpu`` resolves to at that scale."""
-    return REPO / "hardware_profiles" / f"cpu-2core-ort-fp32-x{scale}-1280x720.json"
+def shipped_path(scale: int, space: str = "default") -> Path:
+    """Where ``--ship`` puts the table: the file ``--device cpu`` resolves to at that scale and
+    for that search space."""
+    tag = "" if space == "default" else f"-{space}"
+    return REPO / "hardware_profiles" / f"cpu-2core-ort-fp32-x{scale}-1280x720{tag}.json"
 
 
 def main() -> None:
@@ -41,6 +43,8 @@ def main() -> None:
     # one thread by ±1–3 %. The table records the thread count; deploy with the same.
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
+    ap.add_argument("--space", default="default", choices=list(SPACES),
+                    help="search space: default, mixed (mixed-path) or pool (evolution)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--tag", default="cpu", help="name of the results files")
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
@@ -54,7 +58,8 @@ def main() -> None:
     if args.out.exists():
         args.out.unlink()
     t0 = time.perf_counter()
-    table = profile(backend, "cpu", DEFAULT_SPACE.with_scale(args.scale), (1280, 720), args.out,
+    table = profile(backend, "cpu", SPACES[args.space].with_scale(args.scale), (1280, 720),
+                    args.out,
                     protocol=MeasureProtocol(), networks=args.calibration)
     profile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -75,11 +80,13 @@ def main() -> None:
         ["check: Kendall τ", f"{result['kendall_tau']:.3f}"],
         ["check wall time", f"{check_s / 60:.1f} min"],
     ]
-    report = (f"CPU latency table, ONNX Runtime {backend.describe()['version']} "
+    space_note = "" if args.space == "default" else f", the {args.space} space"
+    report = (f"CPU latency table{space_note}, ONNX Runtime {backend.describe()['version']} "
               f"({backend.threads} threads), fp32, ×{args.scale} at 1280×720; {machine()}; "
               f"{date}.\n"
               f"Command: `python bench/lut_fidelity.py --threads {args.threads}"
               f"{f' --scale {args.scale}' if args.scale != 2 else ''}"
+              f"{f' --space {args.space}' if args.space != 'default' else ''}"
               f"{' --ship' if args.ship else ''} --tag {args.tag}`.\n\n"
               + markdown_table(["", "result"], rows))
     args.results.mkdir(parents=True, exist_ok=True)
@@ -89,7 +96,7 @@ def main() -> None:
         "check_seconds": check_s, "calibration": cal, "reachable_ms": [lo, hi],
         "check": result})
     if args.ship:
-        shutil.copyfile(args.out, shipped_path(args.scale))
+        shutil.copyfile(args.out, shipped_path(args.scale, args.space))
     print(report)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.errors import UserError
 from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
 from pipeline.networks.ops import OPS
 
@@ -60,6 +61,14 @@ class SearchSpace:
 
     def with_scale(self, scale: int) -> SearchSpace:
         return SearchSpace(**{**asdict(self), "scale": scale})
+
+    def with_ops(self, ops: tuple[str, ...] | list[str]) -> SearchSpace:
+        """The subspace of some of this space's ops (a table of this space covers it)."""
+        unknown = [op for op in ops if op not in self.ops]
+        if unknown or not ops:
+            raise UserError(f"ops {', '.join(unknown) or '(none)'} are not in the table's search "
+                            f"space ({', '.join(self.ops)})")
+        return SearchSpace(**{**asdict(self), "ops": tuple(ops)})
 
     def op_widths(self, op: str) -> tuple[int | None, ...]:
         """The inner widths ``op`` can take here: ``widths``, or ``(None,)`` for an op without
@@ -106,4 +115,9 @@ DEFAULT_SPACE = SearchSpace()
 # layers; an edge that keeps no branch is left out, and so is a cell that keeps no edge.
 MIXED_SPACE = SearchSpace(ops=("rep3x3", "rep1x1"), widths=())
 
-SPACES = {"default": DEFAULT_SPACE, "mixed": MIXED_SPACE}
+# The op pool of search-space evolution (NSE, ``--evolve-rounds``): twice the supernet's ops.
+# Each round searches a subset of DEFAULT_SPACE's size; the pool's table covers every subset.
+POOL_SPACE = SearchSpace(ops=(*DEFAULT_SPACE.ops, "resblock5x5", "conv5x5_1x1", "invres7x7",
+                              "resblock1x1"))
+
+SPACES = {"default": DEFAULT_SPACE, "mixed": MIXED_SPACE, "pool": POOL_SPACE}

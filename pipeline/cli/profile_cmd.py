@@ -49,10 +49,10 @@ def _print_summary(s: dict) -> None:
                    "cuda].")
 @click.option("--scale", default="2", show_default=True, type=click.Choice(["2", "3", "4"]))
 @click.option("--space", "space_name", default="default", show_default=True,
-              type=click.Choice(["default", "mixed"]),
-              help="Search space to profile: default (single-path trilevel) or mixed (the "
+              type=click.Choice(["default", "mixed", "pool"]),
+              help="Search space to profile: default (single-path trilevel), mixed (the "
                    "folded 3x3 / 1x1 layers of mixed-path search, --relaxation "
-                   "sparse-group-lasso).")
+                   "sparse-group-lasso) or pool (the 8-op pool of --evolve-rounds).")
 @click.option("--output-size", default="1280x720", show_default=True,
               help="Deployment output resolution WIDTHxHEIGHT.")
 @click.option("--precision", default="fp32", show_default=True,

@@ -55,6 +55,20 @@ def _relaxation_names() -> list[str]:
 @click.option("--check-on-device", is_flag=True,
               help="Time the fitted network on this machine and refit until it measures within "
                    "[0.85, 0.97] x budget (a CPU table measured on this CPU only).")
+@click.option("--ops", "ops_list",
+              help="Comma-separated ops the supernet holds [default: every op of the table's "
+                   "space], e.g. resblock3x3,invres3x3.")
+@click.option("--evolve-rounds", default=1, show_default=True,
+              help="Search-space evolution (NSE): rounds over the table's op pool, each on "
+                   "--evolve-active ops, replacing the --evolve-drop lowest ranked; needs a table "
+                   "of the pool (profile --space pool).")
+@click.option("--evolve-active", default=4, show_default=True, help="Ops per evolution round.")
+@click.option("--evolve-drop", default=2, show_default=True,
+              help="Ops replaced after each evolution round.")
+@click.option("--evolve-criterion", default="weight", show_default=True,
+              type=click.Choice(["weight", "abs"]),
+              help="How a round ranks its ops: their cell-level weight, or ABS (the angle of "
+                   "the paths through them between their current and initial weights).")
 @click.option("--batch-size", default=8, show_default=True, help="Search batch (per process).")
 @click.option("--patch-size", default=48, show_default=True, help="Search HR patch side.")
 @click.option("--finetune-batch-size", default=16, show_default=True,
@@ -73,7 +87,8 @@ def _relaxation_names() -> list[str]:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @json_option
 def search(budget, target, scale, data, val_data, iters, minutes, search_fraction, relaxation,
-           penalty, param_weight, mult_add_weight, headroom, check_on_device, batch_size,
+           penalty, param_weight, mult_add_weight, headroom, check_on_device, ops_list,
+           evolve_rounds, evolve_active, evolve_drop, evolve_criterion, batch_size,
            patch_size, finetune_batch_size, finetune_patch_size, seed,
            threads, torch_device, output, resume, overwrite, no_progress, as_json) -> None:
     """Search for the best SR network whose latency on the target device fits the budget.
@@ -92,6 +107,8 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
       tnas-pipeline search --latency-budget 0.03s --device jetson --minutes 30
       tnas-pipeline search --latency-budget 25ms --device cuda-h100.json --torch-device cuda
       tnas-pipeline search --resume -o runs/s150
+      tnas-pipeline search --latency-budget 250ms --relaxation sparse-group-lasso --minutes 4
+      tnas-pipeline search --latency-budget 250ms --evolve-rounds 3 --minutes 4
       torchrun --nproc_per_node 2 -m pipeline.cli.main search --latency-budget 150ms --iters 4000
     """
     from pipeline.data.defaults import default_train_folders, default_val_folders
@@ -112,11 +129,14 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
     else:
-        lut = resolve_profile(target, int(scale) if scale else None,
-                              space="mixed" if relaxation == "sparse-group-lasso" else "default")
+        space_name = ("mixed" if relaxation == "sparse-group-lasso" else
+                      "pool" if evolve_rounds > 1 else "default")
+        lut = resolve_profile(target, int(scale) if scale else None, space=space_name)
         space_scale = int(scale) if scale else int(lut.data["scale"])
         lut.require_compatible(lut.space.with_scale(space_scale))
         check_reachable(budget_ms, lut)
+        if ops_list:
+            lut.space.with_ops([o.strip() for o in ops_list.split(",") if o.strip()])
         cfg = SearchConfig(
             budget_ms=budget_ms, lut=str(lut.path), scale=space_scale, relaxation=relaxation,
             penalty=penalty, param_weight=param_weight, mult_add_weight=mult_add_weight,
@@ -124,7 +144,10 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             val_data=[str(Path(d)) for d in val_data] or [str(p) for p in default_val_folders()],
             iters=iters, minutes=minutes, search_fraction=search_fraction, headroom=headroom,
             check_on_device=check_on_device,
-            batch_size=batch_size, patch_size=patch_size, seed=seed,
+            ops=[o.strip() for o in ops_list.split(",") if o.strip()] if ops_list else None,
+            evolve_rounds=evolve_rounds, evolve_active=evolve_active, evolve_drop=evolve_drop,
+            evolve_criterion=evolve_criterion, batch_size=batch_size, patch_size=patch_size,
+            seed=seed,
             finetune_batch_size=finetune_batch_size, finetune_patch_size=finetune_patch_size,
             device=resolve_device(torch_device), threads=threads)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -80,12 +80,12 @@ class InvertedResidual(nn.Module):
 
 
 class ConvExpandBlock(nn.Module):
-    """conv 3×3 (in → width), activation, conv 1×1 (width → out), plus the input: half the
-    cost of a residual block at the same width, with a 3×3 receptive field."""
+    """conv k×k (in → width), activation, conv 1×1 (width → out), plus the input: half the
+    cost of a residual block at the same width, with a k×k receptive field."""
 
-    def __init__(self, cin: int, cout: int, width: int, act: str) -> None:
+    def __init__(self, cin: int, cout: int, width: int, act: str, kernel: int = 3) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, width, 3, padding=1)
+        self.conv1 = nn.Conv2d(cin, width, kernel, padding=kernel // 2)
         self.act = ACTIVATIONS.get(act)(width)
         self.conv2 = nn.Conv2d(width, cout, 1)
         self.skip = cin == cout
@@ -99,6 +99,13 @@ OPS.add("resblock3x3", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 3), u
 OPS.add("conv3x3_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a), uses_width=True))
 OPS.add("invres3x3", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 3), uses_width=True))
 OPS.add("invres5x5", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 5), uses_width=True))
+# The rest of the op pool of search-space evolution (pipeline/search/evolution.py), which holds
+# more ops than one supernet: the same three families at other kernels.
+OPS.add("resblock5x5", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 5), uses_width=True))
+OPS.add("resblock1x1", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 1), uses_width=True))
+OPS.add("conv5x5_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a, 5),
+                              uses_width=True))
+OPS.add("invres7x7", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 7), uses_width=True))
 
 # The re-parameterisable mixed-path ops (rep3x3_1x1_id, …) register themselves here; imported
 # last because that module builds on the registry above.

@@ -52,6 +52,15 @@ class SearchConfig:
     sgl_edge: float = 1e-3
     sgl_cell: float = 1e-3
     sgl_lam_step: float = 0.5
+    # The ops the supernet holds: None, every op of the table's space; else a subset of them.
+    ops: list[str] | None = None
+    # Search-space evolution (NSE, Ci et al. 2021): rounds over an op pool larger than one
+    # supernet, each searching `evolve_active` ops and replacing the `evolve_drop` lowest ranked
+    # (by their cell-level weight, or by ABS angle) with ops drawn from the pool's rest.
+    evolve_rounds: int = 1
+    evolve_active: int = 4
+    evolve_drop: int = 2
+    evolve_criterion: str = "weight"
     headroom: float = 0.07                 # fit into [0.9, 1 − headroom] × budget
     check_on_device: bool = False          # time the fitted network here and refit by it
     val_every: int = 100
@@ -68,6 +77,13 @@ class SearchConfig:
                             f"{', '.join(BudgetPenalty.KINDS)}")
         if not 0.0 < self.search_fraction < 1.0:
             raise UserError("--search-fraction must be between 0 and 1")
+        if self.evolve_rounds < 1 or self.evolve_active < 2 or \
+                not 1 <= self.evolve_drop < self.evolve_active:
+            raise UserError("--evolve-rounds must be ≥ 1, and 1 ≤ --evolve-drop < "
+                            "--evolve-active (at least 2 ops per round)")
+        if self.evolve_criterion not in ("weight", "abs"):
+            raise UserError(f"unknown --evolve-criterion {self.evolve_criterion!r}; use weight "
+                            "or abs")
         if not 0.0 <= self.headroom < 0.1:
             raise UserError("--headroom must be in [0, 0.1): the fit window is [0.9, 1 - headroom]")
 

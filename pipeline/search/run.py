@@ -31,6 +31,7 @@ from pipeline.networks.architecture import Architecture
 from pipeline.provenance import provenance
 from pipeline.search.config import MIXED_PATH, SearchConfig
 from pipeline.search.device_check import cpu_measure, device_here_reason, refit_on_device
+from pipeline.search.evolution import evolve, round_config
 from pipeline.search.mixed_path_searcher import MixedPathSearcher
 from pipeline.search.searcher import SearchDir, Searcher
 from pipeline.training import distributed as D
@@ -61,24 +62,32 @@ def _finetune_config(cfg: SearchConfig, arch_file: Path) -> TrainConfig:
 
 def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
                   progress: bool, argv: list[str] | None) -> dict[str, Any]:
-    sd, run = SearchDir(out), RunDir(out)
-    # Data, LUT and space are checked by the constructor, before anything in ``out`` is touched.
-    cls = MixedPathSearcher if cfg.relaxation == MIXED_PATH else Searcher
-    searcher = cls(cfg, lut, out, progress=progress)
-    main = searcher.dist.is_main
-    if main and not resume:
-        run.clear()
-        shutil.rmtree(sd.path, ignore_errors=True)
-        (out / "search.json").unlink(missing_ok=True)
-        sd.path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(sd.config, cfg.to_dict())
-        write_json_atomic(sd.lut_copy, lut.data)
-    if main:
-        write_json_atomic(run.command, provenance(argv))
-    D.barrier(searcher.dist)
-    if resume and sd.checkpoint.exists():
-        searcher.restore()
-    derived = searcher.search()
+    sd = SearchDir(out)
+    evolution = None
+    if cfg.evolve_rounds > 1:
+        if D.init_distributed(cfg.device).enabled:
+            raise UserError("--evolve-rounds runs in one process; start it without torchrun")
+        if cfg.relaxation == MIXED_PATH:
+            raise UserError("--evolve-rounds evolves the single-path space; drop --relaxation "
+                            "sparse-group-lasso or --evolve-rounds")
+        # The first round's searcher checks data, LUT and space before ``out`` is touched.
+        Searcher(round_config(cfg, list(lut.space.ops[: cfg.evolve_active]), 0), lut, out,
+                 progress=False)
+        _prepare(cfg, lut, out, resume, argv)
+        searcher, derived, evolution = evolve(cfg, lut, out, progress=progress, resume=resume,
+                                              log=lambda m: print(m, file=sys.stderr))
+        main = True
+    else:
+        # Data, LUT and space are checked by the constructor, before ``out`` is touched.
+        cls = MixedPathSearcher if cfg.relaxation == MIXED_PATH else Searcher
+        searcher = cls(cfg, lut, out, progress=progress)
+        main = searcher.dist.is_main
+        if main:
+            _prepare(cfg, lut, out, resume, argv)
+        D.barrier(searcher.dist)
+        if resume and sd.checkpoint.exists():
+            searcher.restore()
+        derived = searcher.search()
     space = searcher.space
     fit = searcher.fit(derived, lo=0.9, hi=1.0 - cfg.headroom)
     if not fit.in_window and cfg.headroom > 0:  # the wider window the issue names
@@ -108,8 +117,12 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         "in_window": fit.in_window, "fit_moves": fit.moves, "fit_reason": fit.reason,
         "device_check": device_check,
         "window_ms": [0.9 * cfg.budget_ms, cfg.budget_ms],
-        "search_iterations": searcher.iteration, "search_seconds": round(searcher.seconds, 2),
+        "search_iterations": (sum(r["iterations"] for r in evolution) if evolution
+                              else searcher.iteration),
+        "search_seconds": round(sum(r["seconds"] for r in evolution) if evolution
+                                else searcher.seconds, 2),
         "search_history": searcher.history,
+        "evolution": evolution,
     }
     if main:
         state = searcher.inherit(fit.choice, arch)
@@ -120,6 +133,21 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         write_json_atomic(sd.result, result)  # last: marks the search phase as done
     D.barrier(searcher.dist)
     return result
+
+
+def _prepare(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
+             argv: list[str] | None) -> None:
+    """A new run starts from an empty directory with its config and table; every invocation
+    records its command."""
+    sd, run = SearchDir(out), RunDir(out)
+    if not resume:
+        run.clear()
+        shutil.rmtree(sd.path, ignore_errors=True)
+        (out / "search.json").unlink(missing_ok=True)
+        sd.path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(sd.config, cfg.to_dict())
+        write_json_atomic(sd.lut_copy, lut.data)
+    write_json_atomic(run.command, provenance(argv))
 
 
 def check_output(out: str | Path, resume: bool, overwrite: bool) -> None:

@@ -89,6 +89,8 @@ class Searcher:
         self.dir = SearchDir(run)
         self.run_path = Path(run)
         self.space: SearchSpace = lut.space.with_scale(cfg.scale)
+        if cfg.ops:
+            self.space = self.space.with_ops(cfg.ops)
         self.dist = D.init_distributed(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)

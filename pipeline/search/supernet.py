@@ -59,6 +59,25 @@ class RelaxedWeights:
     widths: torch.Tensor    # [max_cells, edges, len(ops), len(widths)]
 
 
+def one_hot_weights(space: SearchSpace, depth: int, cells, kernel: int) -> RelaxedWeights:
+    """Relaxed weights that select exactly one architecture: ``depth`` cells, ``cells`` the
+    (op, width) of every edge of (at least) the first ``depth`` cells, upsampler ``kernel``."""
+    n, e = space.max_cells, space.edges_per_cell
+    d = torch.zeros(n)
+    d[depth - 1] = 1
+    ops = torch.zeros(n, e, len(space.ops))
+    widths = torch.zeros(n, e, len(space.ops), len(space.widths))
+    for i, cell in enumerate(cells):
+        for j, (op, w) in enumerate(cell):
+            o = space.ops.index(op)
+            ops[i, j, o] = 1
+            widths[i, j, o, space.widths.index(w)] = 1
+    ups = torch.zeros(len(space.upsampler_kernels))
+    ups[space.upsampler_kernels.index(kernel)] = 1
+    path = d.flip(-1).cumsum(-1).flip(-1)
+    return RelaxedWeights(depth=d, path=path, upsampler=ups, ops=ops, widths=widths)
+
+
 class ArchParams(nn.Module):
     """The architecture logits of the three levels (zeros: every choice equally likely)."""
 

@@ -4,31 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.search.supernet import ArchParams, RelaxedWeights
+from pipeline.search.supernet import ArchParams, one_hot_weights  # noqa: F401 (tests import it)
 from pipeline.search_space import DEFAULT_SPACE, SearchSpace
 
 
 @pytest.fixture
 def small_space() -> SearchSpace:
     return SearchSpace(widths=(4, 8, 12), max_cells=3, channels=8)
-
-
-def one_hot_weights(space: SearchSpace, depth: int, cells, kernel: int) -> RelaxedWeights:
-    """Relaxed weights that select exactly one architecture (``cells``: max_cells (op, w))."""
-    n, e = space.max_cells, space.edges_per_cell
-    d = torch.zeros(n)
-    d[depth - 1] = 1
-    ops = torch.zeros(n, e, len(space.ops))
-    widths = torch.zeros(n, e, len(space.ops), len(space.widths))
-    for i, cell in enumerate(cells):
-        for j, (op, w) in enumerate(cell):
-            o = space.ops.index(op)
-            ops[i, j, o] = 1
-            widths[i, j, o, space.widths.index(w)] = 1
-    ups = torch.zeros(len(space.upsampler_kernels))
-    ups[space.upsampler_kernels.index(kernel)] = 1
-    path = d.flip(-1).cumsum(-1).flip(-1)
-    return RelaxedWeights(depth=d, path=path, upsampler=ups, ops=ops, widths=widths)
 
 
 def random_cells(space: SearchSpace, rng: np.random.Generator):
