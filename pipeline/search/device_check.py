@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
-from pipeline.search.fit import FitResult, fit_to_budget
+from pipeline.search.fit import FitResult
 
 MEASURED_WINDOW = (0.85, 0.97)  # accept: inside the issue's [0.85, 1.0] with room for drift
 MAX_ROUNDS = 4
@@ -90,16 +90,3 @@ def refit_on_device(fit: FitResult, fit_again: Callable[[FitResult, float], FitR
     best = (inside[-1] if inside else max(under, key=lambda t: t[1]) if under
             else min(tried, key=lambda t: t[1]))
     return best[0], history
-
-
-def search_fit_on_device(fit: FitResult, params: Any, costs: Any, space: Any, budget_ms: float,
-                         lo: float, hi: float, name: str, lut: LatencyTable,
-                         log: Callable[[str], None] = print,
-                         measure: Callable[[Architecture], float] | None = None,
-                         ) -> tuple[FitResult, list[dict[str, Any]]]:
-    """:func:`refit_on_device` with the search's fit and the CPU measurement."""
-    def fit_again(current: FitResult, corrected: float) -> FitResult:
-        return fit_to_budget(current.choice, params, costs, space, corrected, lo=lo, hi=hi)
-
-    return refit_on_device(fit, fit_again, lambda f: f.choice.architecture(space, name=name),
-                           budget_ms, measure or cpu_measure(lut), log)
