@@ -47,10 +47,9 @@ def count_complexity(
     A network with re-parameterisable layers is counted as deployed: folded (on a copy)."""
     import copy
 
-    from pipeline.networks.mixed_path import reparameterize_model
+    from pipeline.networks.mixed_path import folded_copy
 
-    if any(callable(getattr(m, "reparameterize", None)) for m in model.modules()):
-        model = reparameterize_model(copy.deepcopy(model))
+    model = folded_copy(model)
     params = sum(p.numel() for p in model.parameters())
     w, h = lr_size(output_size, scale)
     total = 0

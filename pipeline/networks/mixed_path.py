@@ -23,6 +23,7 @@ of branches is a registered op (``rep3x3_1x1_id``, ``rep1x1``, ``repid``, …), 
 
 from __future__ import annotations
 
+import copy
 from itertools import combinations
 
 import torch
@@ -148,6 +149,17 @@ for _name, _branches in REP_OPS.items():
     OPS.add(_name, OpSpec(_rep_builder(_branches), uses_width=False))
 
 
+def has_foldable(model: nn.Module) -> bool:
+    """Whether any submodule of ``model`` has a ``reparameterize()`` to fold."""
+    return any(callable(getattr(m, "reparameterize", None)) for m in model.modules())
+
+
+def folded_copy(model: nn.Module) -> nn.Module:
+    """``model`` as deployed: a folded copy when it has foldable layers, else ``model`` itself
+    (the caller's module is never changed)."""
+    return reparameterize_model(copy.deepcopy(model)) if has_foldable(model) else model
+
+
 def reparameterize_model(model: nn.Module) -> nn.Module:
     """Fold every re-parameterisable submodule in place (timm's ``reparameterize_model``).
 
@@ -155,7 +167,7 @@ def reparameterize_model(model: nn.Module) -> nn.Module:
     equivalent op; children are folded before parents. Networks without such modules are
     returned unchanged. Folding uses eval-mode batch-norm statistics, so the model is put in
     eval mode first."""
-    if any(callable(getattr(m, "reparameterize", None)) for m in model.modules()):
+    if has_foldable(model):
         model.eval()
     for module in reversed(list(model.modules())):
         fold = getattr(module, "reparameterize", None)

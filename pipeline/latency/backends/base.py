@@ -9,7 +9,6 @@ optimisers fuse conv + activation + residual add as they would in the full netwo
 from __future__ import annotations
 
 import abc
-import copy
 import io
 import warnings
 from collections.abc import Callable
@@ -83,11 +82,9 @@ def export_onnx_bytes(module: torch.nn.Module, input_shape: tuple[int, ...],
     """The module's ONNX graph at a static input shape (FP16 weights and I/O when ``fp16``).
 
     Re-parameterisable layers are measured folded, as they are deployed (on a copy)."""
-    from pipeline.networks.mixed_path import reparameterize_model
+    from pipeline.networks.mixed_path import folded_copy
 
-    module = module.eval()
-    if any(callable(getattr(m, "reparameterize", None)) for m in module.modules()):
-        module = reparameterize_model(copy.deepcopy(module))
+    module = folded_copy(module.eval())
     dummy = torch.zeros(input_shape)
     if fp16:
         module, dummy = module.half(), dummy.half()
