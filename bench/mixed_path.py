@@ -10,7 +10,8 @@ At one budget on the CPU, with the same data and minutes:
    table's prediction of the folded network, and the budget;
 3. times both again in interleaved passes (a fresh ONNX Runtime session each), so that the host's
    drift falls on both alike;
-4. writes ``bench/results/mixed_path.{md,json}``.
+4. writes ``bench/results/mixed_path.{md,json}``, and the mixed-path search's α trajectory
+   to ``bench/results/mixed_path_alpha.png``.
 
     python bench/mixed_path.py --budget 250 --minutes 4
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -86,7 +88,10 @@ def main() -> None:
         export_run(ExportRequest(run=run), argv=sys.argv, progress=False, log=lambda m: None)
         report = validate_run(run, argv=sys.argv, progress=False, log=lambda m: None)
         summary = json.loads((run / "search.json").read_text())
-        records.append({"relaxation": relaxation, "run": str(run), "lut": str(lut.path),
+        result = json.loads((run / "search" / "result.json").read_text())
+        records.append({"derived_ms": result["derived_predicted_ms"],
+                        "fit_moves": result["fit_moves"], "relaxation": relaxation,
+                        "run": str(run), "lut": str(lut.path),
                         "wall_seconds": wall, "summary": summary, "validate": report,
                         "arch": json.loads((run / "arch.json").read_text()),
                         "scores": scores(run, eval_sets)})
@@ -98,8 +103,13 @@ def main() -> None:
     for r in records:
         s, v, m = r["summary"], r["validate"], measured[r["relaxation"]]
         kept = (branch_counts(r["arch"]) if r["relaxation"] == "sparse-group-lasso" else "–")
-        rows.append([r["relaxation"], str(s["cells"]), kept, f"{s['params']:,}",
-                     f"{s['predicted_ms']:.1f}", f"{v['latency_ms']['median']:.1f}",
+        moves = r["fit_moves"]
+        cuts = sum(" cut " in m or m.startswith("cut") for m in moves)
+        fit = (f"{r['derived_ms']:.1f} → {s['predicted_ms']:.1f} "
+               f"({cuts} cut, {len(moves) - cuts} added)" if r["relaxation"] ==
+               "sparse-group-lasso" else f"{r['derived_ms']:.1f} → {s['predicted_ms']:.1f}")
+        rows.append([r["relaxation"], str(s["cells"]), kept, f"{s['params']:,}", fit,
+                     f"{v['latency_ms']['median']:.1f}",
                      f"{m['median_ms']:.1f} ({m['min_round_ms']:.0f}–{m['max_round_ms']:.0f})",
                      f"{r['scores']['Set5']['psnr_y']:.2f}",
                      f"{r['scores']['Set14']['psnr_y']:.2f}",
@@ -112,11 +122,15 @@ def main() -> None:
         f"1 thread, 1280×720 output, static ONNX; {machine()}; {date}.",
         f"Command: `{cmd}`.", "",
         markdown_table(["relaxation", "cells", "edges keeping 1 / 2 / 3 branches",
-                        "params (deployed, folded)", "LUT predicted (ms)", "validate measured (ms)",
+                        "params (deployed, folded)", "LUT predicted: derived → fitted (ms)",
+                        "validate measured (ms)",
                         f"interleaved, {args.rounds} passes (ms)", "Set5 PSNR", "Set14 PSNR",
                         "validate"], rows)])
     args.results.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.results / "mixed_path.md", report)
+    # The picture of α and of the kept latency over the mixed-path search (README).
+    shutil.copyfile(args.out / "sparse-group-lasso" / "search" / "trajectories.png",
+                    args.results / "mixed_path_alpha.png")
     write_json_atomic(args.results / "mixed_path.json", {
         "date": date, "machine": machine(), "command": cmd, "budget_ms": args.budget,
         "minutes": args.minutes, "records": records, "measured": measured})

@@ -44,14 +44,17 @@ class SearchConfig:
     finetune_patch_size: int = 72
     # Mixed-path search (--relaxation sparse-group-lasso): the accelerated proximal step on the
     # free branch weights, the sparse-group-lasso strengths (leaves, edges, cells) and the dual
-    # step of the latency multiplier, larger than the single-path one because λ acts through
-    # per-step thresholds of size sgl_lr · λ · T_branch / B.
+    # step of the latency multiplier. λ is dimensionless (each branch is charged
+    # λ · ḡ · T_branch / T̄: the running mean task gradient on α times its relative cost), so
+    # λ ≈ 1 is where a branch of mean cost starts to lose. At 0.5 per step (λ in ms/budget
+    # units) every branch was cut within 20 steps of the first bench run; 0.01 lets λ climb
+    # over some hundred steps and the kept network follow it.
     sgl_lr: float = 0.05
     apg_momentum: float = 0.9
     sgl_l1: float = 1e-3
     sgl_edge: float = 1e-3
     sgl_cell: float = 1e-3
-    sgl_lam_step: float = 0.5
+    sgl_lam_step: float = 0.01
     # The ops the supernet holds: None, every op of the table's space; else a subset of them.
     ops: list[str] | None = None
     # Search-space evolution (NSE, Ci et al. 2021): rounds over an op pool larger than one

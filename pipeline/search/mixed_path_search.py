@@ -7,11 +7,14 @@ identity, each with batch norm) and computes ``x + act(Σ_b α_b · branch_b(x))
 (held ≥ 0) and updated by the accelerated proximal gradient step of
 :mod:`pipeline.search.sparse_group_lasso` after each architecture batch:
 
-* the task loss gives the gradient;
+* the task loss gives the gradient (every branch runs in this step, the cut ones too, so a
+  branch at zero can grow back);
 * the proximal step applies the sparse group lasso (leaves, edges, cells) plus a weighted ℓ1
-  term whose weight for each branch is ``λ · T_b / B``: its latency ``T_b`` from the device's
-  table over the budget ``B``, so every kept branch is charged what it costs (3×3: the folded
-  3×3 layer; 1×1 and identity: the folded 1×1 layer);
+  term whose weight for each branch is ``λ · ḡ · T_b / T̄``: its latency ``T_b`` from the
+  device's table over the mean branch latency ``T̄``, times ``ḡ``, the running mean size of
+  the task gradient on ``α``. Every kept branch is charged what it costs (3×3: the folded 3×3
+  layer; 1×1 and identity: the folded 1×1 layer), and ``λ`` has no units: at ``λ = 1`` a
+  branch of mean cost is charged the mean task gradient, whatever the loss's scale;
 * ``λ`` follows dual ascent on the latency of the network the current exact zeros keep,
   folded as it will be deployed, against the budget (the hinge of
   :class:`~pipeline.search.latency_term.BudgetPenalty`: a ceiling).
@@ -20,8 +23,9 @@ The network level needs no relaxation of its own: an edge that keeps no branch i
 and drops out, a cell that keeps no edge drops whole (the cell group of the lasso), and the
 upsampler is the space's largest kernel. The derived network keeps the branches whose weight is
 exactly non-zero in the last proximal point; it is fitted to the budget by cutting the branches
-the search valued least per millisecond, inherits the branches' weights (and their ``α``, so
-it starts as the supernet's path), is fine-tuned, and is folded into one conv per edge at export.
+the search valued least per millisecond, or by adding back those it kept longest
+(:func:`fit_mixed`), inherits the branches' weights (and their ``α``, so it starts as the
+supernet's path), is fine-tuned, and is folded into one conv per edge at export.
 """
 
 from __future__ import annotations
@@ -61,6 +65,13 @@ class MixedChoice:
     def without(self, n: int, e: int, branch: str) -> MixedChoice:
         kept = [list(c) for c in self.kept]
         kept[n][e] = tuple(b for b in kept[n][e] if b != branch)
+        return MixedChoice(tuple(tuple(c) for c in kept), self.upsampler_kernel, self.notes)
+
+    def with_branch(self, n: int, e: int, branch: str) -> MixedChoice:
+        """``branch`` added to edge ``e`` of cell ``n`` (branches kept in their canonical order)."""
+        kept = [list(c) for c in self.kept]
+        have = set(kept[n][e]) | {branch}
+        kept[n][e] = tuple(b for b in LINEAR_BRANCHES if b in have)
         return MixedChoice(tuple(tuple(c) for c in kept), self.upsampler_kernel, self.notes)
 
     def branch_count(self) -> int:
@@ -141,26 +152,49 @@ class MixedSupernet(nn.Module):
 
     def forward(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         h = self.head(x)
+        # An architecture step (α with a gradient) runs every branch, the cut ones too: a
+        # branch at exactly zero then still gets the gradient that lets the proximal step
+        # grow it back when the latency threshold falls below what it would bring. A weight
+        # step (α detached) runs only the kept ones.
+        regrow = torch.is_grad_enabled() and alpha.requires_grad
         for n, cell in enumerate(self.cells):
             for e, edge in enumerate(cell):
                 a = alpha[n, e]
-                terms = [a[i] * branch(h) for i, branch in enumerate(edge) if a[i] != 0]
+                if regrow and not bool((a != 0).any()):
+                    # Every branch of the edge is cut: act(Σ α_b z_b) is act(0) = 0, whose
+                    # gradient is 0 under ReLU. For α ≥ 0 and a positively homogeneous act
+                    # (ReLU, PReLU) act(α_b z_b) = α_b act(z_b), so Σ α_b act(z_b) has the same
+                    # value (0) and gives each α_b its right derivative.
+                    h = h + sum(a[i] * self.act(branch(h)) for i, branch in enumerate(edge))
+                    continue
+                terms = [a[i] * branch(h) for i, branch in enumerate(edge)
+                         if regrow or a[i] != 0]
                 if terms:  # an edge that keeps nothing is the identity
                     h = h + self.act(sum(terms))
         y = self.upsampler(h) + anchor(x, self.space.scale)
         return self.shuffle(y)
 
 
-def fit_mixed(choice: MixedChoice, alpha: torch.Tensor, costs: MixedCosts, budget_ms: float,
-              lo: float, hi: float) -> FitResult:
-    """Cut branches until the folded prediction is at most ``hi × budget``: each time the one
-    whose weight per millisecond saved is smallest (cutting a 1×1 or identity beside a kept
-    3×3 saves nothing, so those go last). Under ``lo × budget`` nothing is added: the search
-    kept what it wanted, and the result says so."""
-    a = alpha.detach().abs().cpu()
+def last_kept(points: list[dict[str, Any]], shape: tuple[int, ...]
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every branch, from a search trajectory (:class:`MixedTrajectory` points): the last
+    recorded iteration at which it was kept (-1: never) and its weight then (0: never)."""
+    when = torch.full(shape, -1, dtype=torch.long)
+    value = torch.zeros(shape)
+    for p in points:
+        a = torch.tensor(p["alpha"], dtype=torch.float32).reshape(shape)
+        nz = a != 0
+        when[nz] = int(p["iteration"])
+        value[nz] = a[nz]
+    return when, value
+
+
+def _cut_moves(choice: MixedChoice, a: torch.Tensor, costs: MixedCosts, target: float
+               ) -> tuple[MixedChoice, float, list[str]]:
+    """Cut the branch whose weight per millisecond saved is smallest until at most ``target``."""
     moves: list[str] = []
     pred = costs.predict(choice)
-    while pred > hi * budget_ms and choice.branch_count():
+    while pred > target and choice.branch_count():
         best = None
         for n, cell in enumerate(choice.kept):
             for e, branches in enumerate(cell):
@@ -176,13 +210,61 @@ def fit_mixed(choice: MixedChoice, alpha: torch.Tensor, costs: MixedCosts, budge
             break
         choice, pred = best[1], costs.predict(best[1])
         moves.append(best[2])
-    in_window = lo * budget_ms <= pred <= hi * budget_ms
+    return choice, pred, moves
+
+
+def _grow_moves(choice: MixedChoice, when: torch.Tensor, value: torch.Tensor,
+                costs: MixedCosts, target: float, ceiling: float
+                ) -> tuple[MixedChoice, float, list[str]]:
+    """Add back cut branches until at least ``target``, never above ``ceiling``: each time the
+    one the search kept longest (latest iteration still kept), then the one whose last weight
+    per millisecond added is largest; a branch never kept is never added."""
+    moves: list[str] = []
+    pred = costs.predict(choice)
+    while pred < target:
+        best = None
+        for n, cell in enumerate(choice.kept):
+            for e, branches in enumerate(cell):
+                for i, b in enumerate(LINEAR_BRANCHES):
+                    if b in branches or int(when[n, e, i]) < 0:
+                        continue
+                    nxt = choice.with_branch(n, e, b)
+                    p = costs.predict(nxt)
+                    if p > ceiling:
+                        continue
+                    key = (int(when[n, e, i]), float(value[n, e, i]) / max(p - pred, 1e-3))
+                    if best is None or key > best[0]:
+                        best = (key, nxt, p, f"cell {n} edge {e}: add {b} back "
+                                          f"(+{p - pred:.1f} ms, kept until iteration {key[0]})")
+        if best is None:
+            break
+        choice, pred = best[1], best[2]
+        moves.append(best[3])
+    return choice, pred, moves
+
+
+def fit_mixed(choice: MixedChoice, alpha: torch.Tensor, costs: MixedCosts, budget_ms: float,
+              lo: float, hi: float, when: torch.Tensor | None = None,
+              value: torch.Tensor | None = None) -> FitResult:
+    """Fit the kept branches to ``[lo, hi] × budget``.
+
+    Over ``hi``: cut branches, each time the one whose weight per millisecond saved is
+    smallest (cutting a 1×1 or identity beside a kept 3×3 saves nothing, so those go last).
+    Under ``lo``, given the trajectory's :func:`last_kept` (``when``, ``value``): add back the
+    branches the search kept longest, without going over ``hi``. The dual ascent on λ leaves
+    the last proximal point oscillating around the budget, so either may be needed."""
+    target_hi, target_lo = hi * budget_ms, lo * budget_ms
+    choice, pred, moves = _cut_moves(choice, alpha.detach().abs().cpu(), costs, target_hi)
+    if pred < target_lo and when is not None and value is not None:
+        choice, pred, grown = _grow_moves(choice, when, value, costs, target_lo, target_hi)
+        moves += grown
+    in_window = target_lo <= pred <= target_hi
     reason = None
-    if pred > hi * budget_ms:
+    if pred > target_hi:
         reason = "over the budget with every branch cut"
-    elif pred < lo * budget_ms:
-        reason = (f"the search kept a network of {pred:.1f} ms, under {lo:g} x budget; the fit "
-                  "only cuts")
+    elif pred < target_lo:
+        reason = (f"{pred:.1f} ms, under {lo:g} x budget, with every branch the search ever "
+                  "kept that fits added back")
     return FitResult(choice=choice, predicted_ms=pred, in_window=in_window, moves=moves,
                      reason=reason)
 

@@ -31,9 +31,13 @@ from pipeline.search.mixed_path_search import (
     fit_mixed,
     inherit_mixed_state,
     kept_choice,
+    last_kept,
 )
 from pipeline.search.searcher import Searcher
 from pipeline.search.sparse_group_lasso import AcceleratedProximalSGL, SGLWeights
+
+# Smoothing of ḡ, the running mean task gradient on α (about the last 20 steps).
+GRAD_EMA = 0.95
 
 
 class _KeptLatency:
@@ -114,6 +118,9 @@ class MixedPathSearcher(Searcher):
         self.a_opt = AcceleratedProximalSGL(
             self.arch.parameters(), lr=cfg.sgl_lr, momentum=cfg.apg_momentum, nonnegative=True,
             lam=SGLWeights(l1=cfg.sgl_l1, edge=cfg.sgl_edge, cell=cfg.sgl_cell))
+        # ḡ, the running mean |∂L/∂α| that gives λ its scale; kept in the optimiser's group so
+        # that it is checkpointed and resumed with it.
+        self.a_opt.param_groups[0]["grad_scale"] = 0.0
         self.costs = MixedCosts(lut, self.space)
         self.latency = _KeptLatency(self)
         # A ceiling: λ ≥ 0 scales the latency thresholds; under the budget it decays to zero and
@@ -148,9 +155,14 @@ class MixedPathSearcher(Searcher):
         if self.dist.enabled and alpha.grad is not None:
             dist.all_reduce(alpha.grad)
             alpha.grad /= self.dist.world_size
-        # Every kept branch is charged its latency over the budget, scaled by λ.
-        self.a_opt.param_groups[0]["l1_extra"] = (
-            self.penalty.lam * self.costs.branch_ms / cfg.budget_ms).to(alpha)
+        group = self.a_opt.param_groups[0]
+        g = float(alpha.grad.abs().mean()) if alpha.grad is not None else 0.0
+        group["grad_scale"] = g if group["grad_scale"] == 0.0 else (
+            GRAD_EMA * group["grad_scale"] + (1.0 - GRAD_EMA) * g)
+        # Every kept branch is charged its latency relative to the mean branch, in units of
+        # the mean task gradient, scaled by λ (mixed_path_search's module docstring).
+        cost = self.costs.branch_ms / self.costs.branch_ms.mean()
+        group["l1_extra"] = (self.penalty.lam * group["grad_scale"] * cost).to(alpha)
         self.a_opt.step()
         kept = self.costs.kept_ms(self.sparse_alpha(), self.supernet.kernel)
         self.penalty.update(kept)
@@ -165,13 +177,24 @@ class MixedPathSearcher(Searcher):
     def derive_choice(self) -> MixedChoice:
         return kept_choice(self.sparse_alpha(), self.supernet.kernel)
 
+    def _last_kept(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return last_kept(self.trajectory.points, tuple(self.arch.alpha.shape))
+
     def fit(self, choice: MixedChoice, lo: float, hi: float,
             budget_ms: float | None = None) -> Any:
+        when, value = self._last_kept()
         return fit_mixed(choice, self.sparse_alpha(), self.costs, budget_ms or self.cfg.budget_ms,
-                         lo, hi)
+                         lo, hi, when=when, value=value)
 
     def predict_choice(self, choice: MixedChoice) -> float:
         return self.costs.predict(choice)
 
+    def derive_alpha(self) -> torch.Tensor:
+        """The weights the derived network starts from: the last proximal point, and for a
+        branch the fit added back, its last non-zero weight in the trajectory."""
+        sparse = self.sparse_alpha().cpu()
+        _, value = self._last_kept()
+        return torch.where(sparse != 0, sparse, value)
+
     def inherit(self, choice: MixedChoice, arch: Architecture) -> dict[str, torch.Tensor]:
-        return inherit_mixed_state(self.supernet, choice, self.sparse_alpha(), arch)
+        return inherit_mixed_state(self.supernet, choice, self.derive_alpha(), arch)

@@ -23,6 +23,7 @@ from pipeline.search.mixed_path_search import (
     fit_mixed,
     inherit_mixed_state,
     kept_choice,
+    last_kept,
 )
 from pipeline.search.run import run_search
 from pipeline.search_space import MIXED_SPACE
@@ -67,6 +68,51 @@ def test_fit_cuts_the_least_valued_branch_per_millisecond(table):
     assert tight.reason and not tight.in_window  # nothing left to cut
 
 
+def test_fit_adds_back_what_the_search_kept_longest_without_passing_the_ceiling(table):
+    costs = MixedCosts(table, SMALL)
+    alpha = torch.zeros(3, 2, 3)
+    alpha[0, 0, 1] = 0.5  # the search ended with one 1x1 kept
+    when = torch.full((3, 2, 3), 10)
+    value = torch.full((3, 2, 3), 0.3)
+    when[2, 1, 0], value[2, 1, 0] = 90, 0.2  # this 3x3 was kept until late
+    when[1, 1, :] = -1  # this edge was never kept: never added
+    start = kept_choice(alpha, 3)
+    one_3x3 = costs.a * costs.layer["rep3x3"]
+    budget = costs.predict(start) + 1.5 * one_3x3
+    fit = fit_mixed(start, alpha, costs, budget, 0.9, 1.0, when=when, value=value)
+    assert fit.moves[0].startswith("cell 2 edge 1: add conv3x3 back")
+    assert fit.predicted_ms <= budget
+    assert fit.choice.kept[1][1] == ()
+    assert "conv1x1" in fit.choice.kept[0][0]  # what the search kept stays
+    # Without a trajectory the fit only cuts, and says the result is under the window.
+    bare = fit_mixed(start, alpha, costs, budget, 0.9, 1.0)
+    assert bare.choice == start and not bare.in_window and "under" in bare.reason
+
+
+def test_last_kept_reads_the_trajectory():
+    pts = [{"iteration": 1, "alpha": [[[0.5, 0.5, 0.0]]]},
+           {"iteration": 2, "alpha": [[[0.0, 0.4, 0.0]]]},
+           {"iteration": 3, "alpha": [[[0.0, 0.0, 0.0]]]}]
+    when, value = last_kept(pts, (1, 1, 3))
+    assert when.tolist() == [[[1, 2, -1]]]
+    assert value.flatten().tolist() == pytest.approx([0.5, 0.4, 0.0])
+
+
+def test_a_cut_branch_and_a_cut_edge_still_get_a_gradient_to_grow_back():
+    torch.manual_seed(0)
+    net = MixedSupernet(SMALL)
+    alpha = torch.full((3, 2, 3), 0.5)
+    alpha[0, 0, 1] = 0.0  # one branch cut
+    alpha[1, 1, :] = 0.0  # a whole edge cut
+    alpha.requires_grad_(True)
+    x = torch.rand(2, 3, 12, 16)
+    ref = net(x, alpha.detach())  # the weight step's forward: cut branches skipped
+    out = net(x, alpha)
+    assert torch.allclose(out, ref, atol=1e-6)  # same value with every branch run
+    out.square().mean().backward()
+    assert alpha.grad[0, 0, 1] != 0 and (alpha.grad[1, 1] != 0).all()
+
+
 def test_the_derived_network_computes_what_the_supernet_path_computed():
     torch.manual_seed(0)
     net = MixedSupernet(SMALL)
@@ -103,6 +149,8 @@ def test_a_mixed_path_search_run_derives_fine_tunes_and_exports_folded(tmp_path,
     assert traj["branches"] == list(LINEAR_BRANCHES)
     assert np.array(traj["points"][-1]["alpha"]).shape == (3, 2, 3)
     assert (out / "search" / "trajectories.png").is_file()
+    ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)
+    assert ck["a_opt"]["param_groups"][0]["grad_scale"] > 0  # λ's scale resumes with the run
 
     manifest = export_run(ExportRequest(run=out), progress=False, log=lambda m: None)
     static = next(a for a in manifest["artifacts"] if a.get("variant") == "static")
