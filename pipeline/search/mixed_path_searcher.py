@@ -91,6 +91,9 @@ class MixedTrajectory:
                     ax[i].plot(it, alpha[:, n, e, i], lw=0.8, label=f"c{n}e{e}")
             ax[i].set_title(f"α of {name}, every edge")
             ax[i].set_xlabel("iteration")
+            # The kept α shrink by orders of magnitude (README: the batch norms make up for
+            # them); a log axis, linear near zero so that exact zeros show, keeps them visible.
+            ax[i].set_yscale("symlog", linthresh=1e-5)
         ax[0].legend(fontsize=6, ncol=2)
         a = ax[-1]
         a.plot(it, [p["latency_ms"] for p in pts], label="kept network (folded)")
