@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -30,14 +28,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, data_folder, machine, markdown_table
-from bench.search_budgets import measure_ms, scores
-from export.exporter import ExportRequest, export_run
-from export.validation import validate_run
+from bench.search_budgets import measure_ms, searched_and_validated
 from pipeline.io_utils import write_json_atomic, write_text_atomic
 from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.shipped import resolve_profile
 from pipeline.search.config import SearchConfig
-from pipeline.search.run import run_search
 from pipeline.search_space import DEFAULT_SPACE
 from pipeline.training.run_dir import RunDir
 
@@ -69,21 +64,12 @@ def main() -> None:
     records = []
     for label, extra in variants.items():
         run = args.out / label.replace(", ", "-").replace(" ", "_")
-        wall = None
-        if not (args.reuse and (run / "search.json").is_file()):
-            cfg = SearchConfig(budget_ms=args.budget, lut=str(lut.path), train_data=train_data,
-                               val_data=[str(eval_sets[0])], minutes=args.minutes,
-                               seed=args.seed, threads=args.threads, **extra)
-            t0 = time.monotonic()
-            run_search(cfg, lut, run, overwrite=True, argv=sys.argv)
-            wall = time.monotonic() - t0
-        export_run(ExportRequest(run=run), argv=sys.argv, progress=False, log=lambda m: None)
-        report = validate_run(run, argv=sys.argv, progress=False, log=lambda m: None)
-        result = json.loads((run / "search" / "result.json").read_text())
-        records.append({"label": label, "run": str(run), "wall_seconds": wall,
-                        "summary": json.loads((run / "search.json").read_text()),
-                        "evolution": result.get("evolution"), "validate": report,
-                        "scores": scores(run, eval_sets)})
+        cfg = SearchConfig(budget_ms=args.budget, lut=str(lut.path), train_data=train_data,
+                           val_data=[str(eval_sets[0])], minutes=args.minutes,
+                           seed=args.seed, threads=args.threads, **extra)
+        rec = searched_and_validated(cfg, lut, run, args.reuse, eval_sets)
+        result = rec.pop("result")
+        records.append({**rec, "label": label, "evolution": result.get("evolution")})
     measured = measure_ms({r["label"]: RunDir(r["run"]).load_model()[1] for r in records}, lut,
                           repeats=10, rounds=args.passes)
 

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -35,15 +33,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, data_folder, machine, markdown_table
-from bench.search_budgets import measure_ms, scores
-from export.exporter import ExportRequest, export_run
-from export.validation import validate_run
+from bench.search_budgets import measure_ms, searched_and_validated
 from pipeline.io_utils import write_json_atomic, write_text_atomic
 from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.shipped import resolve_profile
 from pipeline.networks.mixed_path import REP_OPS
 from pipeline.search.config import SearchConfig
-from pipeline.search.run import run_search
 from pipeline.training.run_dir import RunDir
 
 
@@ -77,24 +72,14 @@ def main() -> None:
     records = []
     for relaxation, lut in tables.items():
         run = args.out / relaxation
-        wall = None
-        if not (args.reuse and (run / "search.json").is_file()):
-            cfg = SearchConfig(budget_ms=args.budget, lut=str(lut.path), relaxation=relaxation,
-                               train_data=train_data, val_data=[str(eval_sets[0])],
-                               minutes=args.minutes, seed=args.seed, threads=args.threads)
-            t0 = time.monotonic()
-            run_search(cfg, lut, run, overwrite=True, argv=sys.argv)
-            wall = time.monotonic() - t0
-        export_run(ExportRequest(run=run), argv=sys.argv, progress=False, log=lambda m: None)
-        report = validate_run(run, argv=sys.argv, progress=False, log=lambda m: None)
-        summary = json.loads((run / "search.json").read_text())
-        result = json.loads((run / "search" / "result.json").read_text())
-        records.append({"derived_ms": result["derived_predicted_ms"],
-                        "fit_moves": result["fit_moves"], "relaxation": relaxation,
-                        "run": str(run), "lut": str(lut.path),
-                        "wall_seconds": wall, "summary": summary, "validate": report,
-                        "arch": json.loads((run / "arch.json").read_text()),
-                        "scores": scores(run, eval_sets)})
+        cfg = SearchConfig(budget_ms=args.budget, lut=str(lut.path), relaxation=relaxation,
+                           train_data=train_data, val_data=[str(eval_sets[0])],
+                           minutes=args.minutes, seed=args.seed, threads=args.threads)
+        rec = searched_and_validated(cfg, lut, run, args.reuse, eval_sets)
+        result = rec.pop("result")
+        records.append({**rec, "relaxation": relaxation,
+                        "derived_ms": result["derived_predicted_ms"],
+                        "fit_moves": result["fit_moves"]})
     measured = measure_ms({r["relaxation"]: RunDir(r["run"]).load_model()[1] for r in records},
                           tables["sparsestmax"], repeats=10, rounds=args.rounds)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import shutil
 import sys
 import time
@@ -73,6 +74,27 @@ def measure_ms(models: dict[str, torch.nn.Module], lut, repeats: int,
 def scores(run: Path, eval_sets: list[Path]) -> dict[str, dict[str, float]]:
     result = evaluate_folders(load_upscaler(run), eval_sets)
     return {name: {k: s[k] for k in ("psnr_y", "ssim_y")} for name, s in result["sets"].items()}
+
+
+def searched_and_validated(cfg: SearchConfig, lut, run: Path, reuse: bool,
+                           eval_sets: list[Path]) -> dict:
+    """Search into ``run`` (unless ``reuse`` and it finished), export it, ``validate`` it and
+    score it on ``eval_sets``: the record the side-by-side benches tabulate."""
+    from export.exporter import ExportRequest, export_run
+    from export.validation import validate_run
+
+    wall = None
+    if not (reuse and (run / "search.json").is_file()):
+        t0 = time.monotonic()
+        run_search(cfg, lut, run, overwrite=True, argv=sys.argv)
+        wall = time.monotonic() - t0
+    export_run(ExportRequest(run=run), argv=sys.argv, progress=False, log=lambda m: None)
+    report = validate_run(run, argv=sys.argv, progress=False, log=lambda m: None)
+    return {"run": str(run), "lut": str(lut.path), "wall_seconds": wall,
+            "summary": json.loads((run / "search.json").read_text()),
+            "result": json.loads((run / "search" / "result.json").read_text()),
+            "arch": json.loads((run / "arch.json").read_text()),
+            "validate": report, "scores": scores(run, eval_sets)}
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
