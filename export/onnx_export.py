@@ -1,57 +1,34 @@
-"""ONNX from a trained network: re-parameterise, export, check, simplify, stamp with the run.
+"""ONNX from a trained network: export, check, simplify, stamp with the run.
 
 Loaders after Polygraphy's naming (STYLE.md): :class:`OnnxFromTorch` turns a module into an
 ``onnx.ModelProto`` and does nothing until called; :func:`simplify_onnx` runs ``onnx.checker``
-and onnxsim; :func:`save_onnx` writes atomically.
-
-Choices, from REFERENCE.md's TensorRT and ONNX Runtime sections:
-
-* opset 17 (the profiler's), inside the range TensorRT 10.3 on JetPack 6 parses; the TorchScript
-  exporter, whose Conv / DepthToSpace / Resize graphs TensorRT 10.3 takes as they are;
-* named input ``input`` and output ``output``; a dynamic variant (batch, height and width
-  symbolic) for images of any size, and a static one at the deployment resolution, the shape
-  TensorRT tunes tactics for;
-* FP16: weights and activations in FP16 with FP32 input and output (a Cast at each end), so the
-  caller's pre- and post-processing do not change with the precision; a strongly typed TensorRT
-  build takes its precision from these types.
+and onnxsim; :func:`save_onnx` writes atomically. The export itself is
+:func:`pipeline.runtime.onnx_graph.export_onnx_bytes`, the one path the latency profiler uses
+too, so the FP16 graph that was profiled is the graph that ships: re-parameterised, opset 17,
+``input``/``output``, FP16 inside with FP32 input and output, a dynamic variant for images of
+any size and a static one at the deployment resolution (the shape TensorRT tunes tactics for).
 """
 
 from __future__ import annotations
 
-import copy
-import io
-import warnings
 from pathlib import Path
 
 import onnx
-import torch
 from torch import nn
 
 from pipeline.errors import UserError
 from pipeline.io_utils import atomic_path
-from pipeline.latency.backends.base import ONNX_OPSET
-from pipeline.networks.mixed_path import reparameterize_model
+from pipeline.runtime.onnx_graph import INPUT, OUTPUT, PRECISIONS, export_onnx_bytes
 
-INPUT, OUTPUT = "input", "output"
-PRECISIONS = ("fp32", "fp16")
-
-
-class _Fp16WithFp32Io(nn.Module):
-    """FP16 inside, FP32 at the edges: exports as Cast → FP16 graph → Cast."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net.half()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.half()).float()
+__all__ = ["INPUT", "OUTPUT", "PRECISIONS", "OnnxFromTorch", "opset_of", "read_metadata",
+           "save_onnx", "simplify_onnx", "stamp"]
 
 
 class OnnxFromTorch:
     """Export an SR network to ONNX when called.
 
     Args:
-        model: The network (copied; the caller's module is left as it is).
+        model: The network (exported from a copy; the caller's module is left as it is).
         input_hw: Static LR input (height, width); ``None`` means dynamic batch, height, width.
         precision: ``fp32`` or ``fp16`` (FP16 inside, FP32 input and output).
     """
@@ -63,22 +40,9 @@ class OnnxFromTorch:
         self.model, self.input_hw, self.precision, self.colors = model, input_hw, precision, colors
 
     def __call__(self) -> onnx.ModelProto:
-        net = reparameterize_model(copy.deepcopy(self.model).float().eval())
-        if self.precision == "fp16":
-            net = _Fp16WithFp32Io(net)
-        h, w = self.input_hw or (32, 32)
-        dummy = torch.rand(1, self.colors, h, w)
-        dynamic = None if self.input_hw else {
-            INPUT: {0: "batch", 2: "height", 3: "width"},
-            OUTPUT: {0: "batch", 2: "out_height", 3: "out_width"}}
-        buf = io.BytesIO()
-        # The TorchScript exporter on purpose, as the profiler (pipeline.latency.backends.base).
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(net, (dummy,), buf, input_names=[INPUT], output_names=[OUTPUT],
-                              opset_version=ONNX_OPSET, dynamic_axes=dynamic, dynamo=False,
-                              do_constant_folding=True)
-        return onnx.load_from_string(buf.getvalue())
+        shape = (1, self.colors, *self.input_hw) if self.input_hw else None
+        return onnx.load_from_string(export_onnx_bytes(self.model, shape, self.precision,
+                                                       channels=self.colors))
 
 
 def simplify_onnx(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -76,21 +76,15 @@ class TorchUpscaler(_ArrayUpscaler):
 
 
 class OnnxUpscaler(_ArrayUpscaler):
-    """An ONNX SR model in ONNX Runtime (CPU execution provider, full graph optimisation)."""
+    """An ONNX SR model in ONNX Runtime, in the session the profiler and ``validate`` use
+    (:mod:`pipeline.runtime.ort_session`)."""
 
     def __init__(self, path: str | Path, tile: int = DEFAULT_TILE,
                  overlap: int = DEFAULT_OVERLAP, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        from pipeline.runtime.ort_session import create_session
 
         path = Path(path)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ORT raises its own exception types for unreadable models
-            raise UserError(f"{path}: ONNX Runtime cannot load this model ({exc})") from None
+        self.session = create_session(path, threads, name=str(path))
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise UserError(f"{path}: expected one 4-D image input (N×C×H×W)")

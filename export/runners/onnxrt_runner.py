@@ -1,8 +1,8 @@
 """ONNX Runtime runner: an exported ONNX model in an ``InferenceSession``.
 
-Sessions use full graph optimisation and a fixed intra-op thread count, as the latency profiler's
-ONNX Runtime backend does (REFERENCE.md, "ONNX Runtime on CPU"), so what is validated is what
-was profiled.
+Sessions come from :func:`pipeline.runtime.ort_session.create_session`, the builder the latency
+profiler's ONNX Runtime backend uses too (full graph optimisation, fixed threads, spin-waiting
+off), so what is validated is what was profiled.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from export.runners.base import Runner
-from pipeline.errors import UserError
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -38,22 +37,9 @@ class OnnxrtRunner(Runner):
         self.input_types: dict[str, type] = {}
 
     def activate(self) -> None:
-        import onnxruntime as ort
+        from pipeline.runtime.ort_session import create_session
 
-        missing = [p for p in self.providers if p not in ort.get_available_providers()]
-        if missing:
-            raise UserError(f"this onnxruntime has no {', '.join(missing)}; install "
-                            "onnxruntime-gpu for CUDA, or validate on the CPU")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
-        source = str(self.model) if isinstance(self.model, (str, Path)) else self.model
-        try:
-            self.session = ort.InferenceSession(source, opts, providers=self.providers)
-        except Exception as exc:  # ORT raises its own exception types for unreadable models
-            raise UserError(f"ONNX Runtime cannot load {self.name} ({' '.join(str(exc).split())})"
-                            ) from None
+        self.session = create_session(self.model, self.threads, self.providers, name=self.name)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.input_types = {i.name: _NP_TYPES.get(i.type, np.float32)

@@ -205,33 +205,43 @@ class TrtRunner(Runner):
             outputs[name] = host
         return outputs
 
+    def _fill_inputs_once(self, cuda: CudaApi) -> None:
+        """Inputs not yet set by :meth:`infer` are filled with uniform noise once, so no run
+        reads uninitialised memory (NaNs, denormals)."""
+        if self._inputs_written:
+            return
+        rng = np.random.default_rng(0)
+        for name in self.input_names:
+            noise = rng.random(self.shapes[name]).astype(self.dtypes[name])
+            cuda.memcpy_htod(self._buffers[name].ptr, np.ascontiguousarray(noise))
+        self._inputs_written = True
+
+    def time_once(self) -> float:
+        """GPU time of one ``execute_async_v3`` in ms (CUDA events on the runner's stream)."""
+        cuda = self._require_active()
+        self._fill_inputs_once(cuda)
+        start, end = self._events
+        cuda.event_record(start, self._stream)
+        self._execute(cuda.stream_handle(self._stream))
+        cuda.event_record(end, self._stream)
+        return cuda.event_elapsed_ms(start, end)  # waits for `end` first
+
     def time_ms(self, warmup: int, repeats: int, min_seconds: float = 0.0) -> list[float]:
         """GPU time of ``execute_async_v3`` in ms, one sample per run, after ``warmup`` runs.
 
         Runs at least ``repeats`` times and, like trtexec's minimum duration, keeps going until
-        ``min_seconds`` of wall time have passed. Inputs not yet set by :meth:`infer` are filled
-        with uniform noise once, so no run reads uninitialised memory (NaNs, denormals).
+        ``min_seconds`` of wall time have passed.
         """
         cuda = self._require_active()
         if repeats < 1:
             raise ValueError("repeats must be at least 1")
-        if not self._inputs_written:
-            rng = np.random.default_rng(0)
-            for name in self.input_names:
-                noise = rng.random(self.shapes[name]).astype(self.dtypes[name])
-                cuda.memcpy_htod(self._buffers[name].ptr, np.ascontiguousarray(noise))
-            self._inputs_written = True
+        self._fill_inputs_once(cuda)
         handle = cuda.stream_handle(self._stream)
         for _ in range(warmup):
             self._execute(handle)
         cuda.stream_synchronize(self._stream)
-
-        start, end = self._events
         samples: list[float] = []
         t0 = time.perf_counter()
         while len(samples) < repeats or time.perf_counter() - t0 < min_seconds:
-            cuda.event_record(start, self._stream)
-            self._execute(handle)
-            cuda.event_record(end, self._stream)
-            samples.append(cuda.event_elapsed_ms(start, end))  # waits for `end` first
+            samples.append(self.time_once())
         return samples

@@ -14,14 +14,14 @@ from export.onnx_export import (
     OnnxFromTorch,
     opset_of,
     read_metadata,
-    reparameterize_model,
     simplify_onnx,
     stamp,
 )
 from export.runners import OnnxrtRunner, TorchRunner
 from pipeline.errors import UserError
-from pipeline.latency.backends.base import ONNX_OPSET
 from pipeline.networks import build_network
+from pipeline.networks.mixed_path import reparameterize_model
+from pipeline.runtime.onnx_graph import ONNX_OPSET
 from tests.export.conftest import small_arch
 
 

@@ -303,9 +303,9 @@ def tiny_sr() -> nn.Module:
 
 def static_engine(shape=(1, 3, 16, 16), fp16=False, cache=None) -> tuple[bytes, bytes]:
     from export.trt.engine import build_engine
-    from pipeline.latency.backends.base import export_onnx_bytes
+    from pipeline.runtime.onnx_graph import export_onnx_bytes
 
-    onnx_bytes = export_onnx_bytes(tiny_sr(), shape, fp16=fp16)
+    onnx_bytes = export_onnx_bytes(tiny_sr(), shape, "fp16" if fp16 else "fp32")
     return onnx_bytes, build_engine(onnx_bytes, {"input": (shape, shape, shape)},
                                     timing_cache_path=cache)
 
@@ -332,10 +332,11 @@ def test_fp16_engine_takes_precision_from_onnx_types(trt):
     _, plan = static_engine(fp16=True)
     x = np.random.default_rng(1).random((1, 3, 16, 16), dtype=np.float32)
     with TrtRunner(plan) as runner:
-        assert runner.dtypes["input"] == np.float16
+        # The one export path (pipeline.runtime.onnx_graph): FP16 inside, FP32 at the edges.
+        assert runner.dtypes["input"] == np.float32
         y = runner.infer({"input": x})["output"]
-    assert y.dtype == np.float16
-    np.testing.assert_allclose(y.astype(np.float32), reference(x), atol=2e-2, rtol=2e-2)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, reference(x), atol=2e-2, rtol=2e-2)
 
 
 @pytest.mark.trt

@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from export.onnx_export import reparameterize_model
-from pipeline.networks.mixed_path import LinearBranch, MixedPathLayer
+from pipeline.networks.mixed_path import LinearBranch, MixedPathLayer, reparameterize_model
 
 
 def randomise_bn(module: nn.Module, seed: int, strength: float = 1.0) -> None:

@@ -1,17 +1,26 @@
 """The interface every latency backend implements.
 
-A backend measures one ``torch.nn.Module`` at one static input shape the way its runtime will
-execute it in deployment (ONNX Runtime and TensorRT run the module's ONNX export, so their graph
-optimisers fuse conv + activation + residual add as they would in the full network), and returns
-:class:`TimingStats` over ``repeats`` timed runs after ``warmup`` untimed ones.
+A backend times one ``torch.nn.Module`` at one static input shape the way its runtime executes it
+in deployment (ONNX Runtime and TensorRT run the module's ONNX export from
+:mod:`pipeline.runtime.onnx_graph`, the graph ``export`` ships, so their optimisers fuse conv +
+activation + residual add as they would in the full network). It does so in two steps, so that
+one graph can be timed in several fresh sessions without exporting or building it again:
+
+* :meth:`LatencyBackend.prepare` turns a module into what the runtime loads (ONNX bytes, a
+  TensorRT plan, the module on its device);
+* :meth:`LatencyBackend.open` loads it into a fresh session and yields a timer, a callable that
+  runs once and returns milliseconds.
+
+:func:`pipeline.latency.measure.measure_ratio` times a prepared target against a prepared
+reference network in interleaved pairs (:mod:`pipeline.latency.interleaved`);
+:meth:`LatencyBackend.measure` is a plain warm-up-then-repeat timing, for quick looks.
 """
 
 from __future__ import annotations
 
 import abc
-import io
-import warnings
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +30,13 @@ from pipeline.errors import UserError
 from pipeline.latency.stats import TimingStats
 from pipeline.registry import Registry
 
-ONNX_OPSET = 17  # inside the range TensorRT 10.3 (JetPack 6) parses
+Timer = Callable[[], float]
 
 
 @dataclass(frozen=True)
 class MeasureProtocol:
-    """How many untimed warm-up runs and timed repeats; ``min_seconds`` extends short timings
-    (as trtexec's 3 s minimum) so that tiny blocks get enough samples to be stable."""
+    """Plain timing: ``warmup`` untimed runs, then ``repeats`` timed ones; ``min_seconds``
+    extends short timings (as trtexec's 3 s minimum) so tiny blocks get enough samples."""
 
     warmup: int = 10
     repeats: int = 30
@@ -35,7 +44,7 @@ class MeasureProtocol:
 
 
 class LatencyBackend(abc.ABC):
-    """Measures modules on one device with one runtime and precision."""
+    """Times modules on one device with one runtime and precision."""
 
     name: str = ""
 
@@ -45,13 +54,47 @@ class LatencyBackend(abc.ABC):
             device, precision, threads, cache_dir)
 
     @abc.abstractmethod
-    def measure(self, module: torch.nn.Module, input_shape: tuple[int, ...],
-                protocol: MeasureProtocol) -> TimingStats:
-        """Latency of one forward pass of ``module`` on an input of ``input_shape``."""
+    def prepare(self, module: torch.nn.Module, input_shape: tuple[int, ...]) -> Any:
+        """What :meth:`open` loads: the module in this runtime's deployable form."""
+
+    @abc.abstractmethod
+    def open(self, prepared: Any, input_shape: tuple[int, ...]
+             ) -> contextlib.AbstractContextManager[Timer]:
+        """A fresh session of ``prepared``, as a timer for one run at ``input_shape``."""
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
         """Provenance: runtime name and version, provider, threads, and what else applies."""
+
+    def pinning(self) -> contextlib.AbstractContextManager[Any]:
+        """Where the runtime allows, hold the measuring thread to fixed cores (CPU runtimes)."""
+        return contextlib.nullcontext()
+
+    def measure(self, module: torch.nn.Module, input_shape: tuple[int, ...],
+                protocol: MeasureProtocol) -> TimingStats:
+        """Plain timing of one forward pass of ``module`` at ``input_shape``."""
+        prepared = self.prepare(module, input_shape)
+        with self.pinning(), self.open(prepared, input_shape) as timer:
+            return TimingStats.from_samples(time_calls(timer, protocol))
+
+
+def time_calls(timer: Timer, protocol: MeasureProtocol) -> list[float]:
+    """``protocol.repeats`` samples of ``timer`` (more until ``min_seconds``), after warm-up."""
+    import time
+
+    for _ in range(protocol.warmup):
+        timer()
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < protocol.repeats or time.perf_counter() - start < protocol.min_seconds:
+        samples.append(timer())
+    return samples
+
+
+@contextlib.contextmanager
+def closing_timer(timer: Timer) -> Iterator[Timer]:
+    """A timer with nothing to release, as a context manager."""
+    yield timer
 
 
 BACKENDS: Registry[Callable[..., LatencyBackend]] = Registry("latency runtime")
@@ -64,6 +107,7 @@ _BACKEND_MODULES = {
     "torch": "pipeline.latency.backends.torch_backend",
     "trt": "pipeline.latency.backends.tensorrt_backend",
 }
+RUNTIME_KEYS = {"onnxruntime": "ort", "torch": "torch", "tensorrt": "trt"}
 
 
 def get_backend(runtime: str, **kwargs: Any) -> LatencyBackend:
@@ -75,26 +119,3 @@ def get_backend(runtime: str, **kwargs: Any) -> LatencyBackend:
                         f"{', '.join(_BACKEND_MODULES)}")
     importlib.import_module(_BACKEND_MODULES[runtime])
     return BACKENDS.get(runtime)(**kwargs)
-
-
-def export_onnx_bytes(module: torch.nn.Module, input_shape: tuple[int, ...],
-                      fp16: bool = False) -> bytes:
-    """The module's ONNX graph at a static input shape (FP16 weights and I/O when ``fp16``).
-
-    Re-parameterisable layers are measured folded, as they are deployed (on a copy)."""
-    from pipeline.networks.mixed_path import folded_copy
-
-    module = folded_copy(module.eval())
-    dummy = torch.zeros(input_shape)
-    if fp16:
-        module, dummy = module.half(), dummy.half()
-    buf = io.BytesIO()
-    # The TorchScript exporter is chosen on purpose (static shapes, plain Conv/DepthToSpace graphs
-    # that TensorRT 10.3 parses); its deprecation notice is noise for our users.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(module, (dummy,), buf, input_names=["input"], output_names=["output"],
-                          opset_version=ONNX_OPSET, dynamo=False)
-    if fp16:
-        module.float()
-    return buf.getvalue()

@@ -1,15 +1,18 @@
 """TensorRT backend: each block's ONNX export, built as a strongly typed engine, timed on the GPU.
 
-The deployment runtime of NVIDIA GPUs and Jetsons (REFERENCE.md, "TensorRT facts"): the block is
-exported to ONNX in FP32 or FP16 (strong typing takes the precision from the ONNX types, the path
-that works on TensorRT 10.x and 11.x), built with one profile at min = opt = max = the block's
-input shape (tactics are tuned at ``opt``), with a timing cache per GPU model and TensorRT
-version so rebuilds pick the same kernels, and timed with CUDA events around ``execute_async_v3``
-on a non-default stream (:class:`export.trt.runner.TrtRunner`).
+The deployment runtime of NVIDIA GPUs and Jetsons: the block is exported by
+:mod:`pipeline.runtime.onnx_graph` in FP32 or FP16 (FP16 inside with FP32 input and output, the
+graph ``export`` ships; strong typing takes the precision from the ONNX types, the path that
+works on TensorRT 10.x and 11.x), built with one profile at min = opt = max = the block's input
+shape (tactics are tuned at ``opt``), with a timing cache per GPU model and TensorRT version so
+rebuilds pick the same kernels, and timed with CUDA events around ``execute_async_v3`` on a
+non-default stream (:class:`export.trt.runner.TrtRunner`).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +23,10 @@ from export.trt.cuda import gpu_info
 from export.trt.engine import build_engine, timing_cache_name
 from export.trt.runner import TrtRunner
 from pipeline.errors import UserError
-from pipeline.latency.backends.base import (
-    BACKENDS,
-    LatencyBackend,
-    MeasureProtocol,
-    export_onnx_bytes,
-)
-from pipeline.latency.stats import TimingStats
+from pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
+from pipeline.runtime.onnx_graph import INPUT, export_onnx_bytes
 
-ONNX_INPUT = "input"  # the input name export_onnx_bytes gives the graph
+ONNX_INPUT = INPUT
 PRECISIONS = ("fp32", "fp16")
 
 
@@ -62,15 +60,16 @@ class TensorRTBackend(LatencyBackend):
         return Path(self.cache_dir) / timing_cache_name(self.gpu["gpu"],
                                                         str(self.trt.__version__))
 
-    def measure(self, module: torch.nn.Module, input_shape: tuple[int, ...],
-                protocol: MeasureProtocol) -> TimingStats:
+    def prepare(self, module: torch.nn.Module, input_shape: tuple[int, ...]) -> bytes:
         shape = tuple(int(d) for d in input_shape)
-        onnx_bytes = export_onnx_bytes(module, shape, fp16=self.precision == "fp16")
-        plan = build_engine(onnx_bytes, {ONNX_INPUT: (shape, shape, shape)},
+        onnx_bytes = export_onnx_bytes(module, shape, self.precision)
+        return build_engine(onnx_bytes, {ONNX_INPUT: (shape, shape, shape)},
                             timing_cache_path=self.timing_cache_path())
-        with TrtRunner(plan) as runner:
-            samples = runner.time_ms(protocol.warmup, protocol.repeats, protocol.min_seconds)
-        return TimingStats.from_samples(samples)
+
+    @contextlib.contextmanager
+    def open(self, prepared: bytes, input_shape: tuple[int, ...]) -> Iterator[Timer]:
+        with TrtRunner(prepared) as runner:
+            yield runner.time_once
 
     def describe(self) -> dict[str, Any]:
         return {"runtime": "tensorrt", "version": str(self.trt.__version__),

@@ -7,14 +7,15 @@ event, so the figure is GPU time rather than the launch time of asynchronous ker
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from pipeline.errors import UserError
-from pipeline.latency.backends.base import BACKENDS, LatencyBackend, MeasureProtocol
-from pipeline.latency.backends.timing import time_calls
-from pipeline.latency.stats import TimingStats
+from pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
 
 
 @BACKENDS.register("torch")
@@ -35,32 +36,33 @@ class TorchBackend(LatencyBackend):
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.torch_device = torch.device("cuda" if device != "cpu" else "cpu")
 
-    def measure(self, module: torch.nn.Module, input_shape: tuple[int, ...],
-                protocol: MeasureProtocol) -> TimingStats:
-        module = module.to(self.torch_device, self.dtype).eval()
-        x = torch.rand(input_shape, device=self.torch_device, dtype=self.dtype)
-        with torch.inference_mode():
-            if self.torch_device.type == "cpu":
-                return TimingStats.from_samples(time_calls(lambda: module(x), protocol))
-            return TimingStats.from_samples(self._cuda_times(module, x, protocol))
+    def prepare(self, module: torch.nn.Module, input_shape: tuple[int, ...]) -> torch.nn.Module:
+        from pipeline.networks.mixed_path import folded_copy
 
-    @staticmethod
-    def _cuda_times(module: torch.nn.Module, x: torch.Tensor,
-                    protocol: MeasureProtocol) -> list[float]:
-        for _ in range(protocol.warmup):
-            module(x)
-        torch.cuda.synchronize()
-        samples: list[float] = []
-        elapsed = 0.0
-        while len(samples) < protocol.repeats or elapsed < protocol.min_seconds * 1e3:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            module(x)
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end))
-            elapsed += samples[-1]
-        return samples
+        return folded_copy(module.eval()).to(self.torch_device, self.dtype)
+
+    @contextlib.contextmanager
+    def open(self, prepared: torch.nn.Module, input_shape: tuple[int, ...]) -> Iterator[Timer]:
+        x = torch.rand(input_shape, device=self.torch_device, dtype=self.dtype)
+        cuda = self.torch_device.type == "cuda"
+
+        def once() -> float:
+            with torch.inference_mode():
+                if not cuda:
+                    t0 = time.perf_counter()
+                    prepared(x)
+                    return (time.perf_counter() - t0) * 1e3
+                start = torch.cuda.Event(enable_timing=True)
+                end = torch.cuda.Event(enable_timing=True)
+                start.record()
+                prepared(x)
+                end.record()
+                end.synchronize()
+                return float(start.elapsed_time(end))
+
+        if cuda:
+            torch.cuda.synchronize()
+        yield once
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"runtime": "torch", "version": torch.__version__,
