@@ -29,3 +29,23 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def cpu_line() -> str:
+    """The CPU and its fingerprint, as every latency figure of a benchmark records it."""
+    from pipeline.latency.devices import describe_cpu, fingerprint_id
+
+    return f"{cpu_name()} ({describe_cpu()}; fingerprint {fingerprint_id()})"
+
+
+def load_state(path: Path) -> dict:
+    """A benchmark's saved progress (empty when it has not started)."""
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_state(path: Path, state: dict) -> None:
+    from pipeline.io_utils import write_json_atomic
+
+    write_json_atomic(path, state)

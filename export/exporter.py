@@ -36,6 +36,7 @@ from pipeline.provenance import provenance
 from pipeline.training.run_dir import RunDir
 
 FORMATS = ("onnx", "trt")
+DEFAULT_OUTPUT_SIZE = (1280, 720)
 MANIFEST_FORMAT = "tnas-pipeline/export"
 
 
@@ -46,11 +47,24 @@ class ExportRequest:
     run: Path
     fmt: str = "onnx"
     precision: str = "fp32"
-    output_size: tuple[int, int] = (1280, 720)
+    output_size: tuple[int, int] | None = None  # None: the run's latency table's, else 1280×720
     out_dir: Path | None = None
     parity_data: list[Path] = field(default_factory=list)
     workspace_mb: int = 1024
     timing_cache: Path | None = None
+
+
+def run_output_size(run: RunDir) -> tuple[int, int]:
+    """The output resolution the run's latency table predicts (what its budget is for), or
+    1280×720 for a run without one."""
+    table = run.path / "search" / "lut.json"
+    if table.is_file():
+        try:
+            w, h = run.read_json(table)["output_size"]
+            return int(w), int(h)
+        except (KeyError, TypeError, ValueError, UserError):
+            pass
+    return DEFAULT_OUTPUT_SIZE
 
 
 def manifest_path(out_dir: Path, precision: str) -> Path:
@@ -87,8 +101,9 @@ def export_run(req: ExportRequest, argv: list[str] | None = None, progress: bool
     out_dir = Path(req.out_dir) if req.out_dir else run.path / "export"
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir} is a file; pass -o with a folder")
-    lw, lh = lr_size(req.output_size, arch.scale)
-    w, h = req.output_size
+    size = req.output_size or run_output_size(run)
+    lw, lh = lr_size(size, arch.scale)
+    w, h = size
     stem = f"model-{req.precision}"
     meta = {"scale": str(arch.scale), "precision": req.precision, **identity}
 

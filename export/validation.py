@@ -5,15 +5,18 @@ For one exported artifact (ONNX or a TensorRT engine) of a run directory:
 * **Quality**: PSNR/SSIM (Y) on the benchmark sets (bundled Set5 and Set14 unless ``--data``)
   and the difference from the run's PyTorch model on the same tiles
   (:func:`export.image_parity.image_parity`), within :mod:`export.tolerances`.
-* **Latency** on this machine by the profiler's protocol for whole networks (the LUT's recorded
-  warm-up and repeats, its thread count, the LUT's output resolution), in ``rounds`` fresh
-  sessions to damp the drift of shared hosts: median and p90, against the LUT's prediction
-  and the run's budget.
-* **Host drift** (ONNX Runtime): one of the table's calibration networks is timed in the same
-  sessions, so a miss can be put down to the table or to the host (:mod:`export.host_drift`).
-* **Verdict**: ``pass`` when the outputs are finite and close to PyTorch's and the median is
-  within the budget (a run without a budget is judged on quality). The prediction error is
-  reported, and flagged beyond 10 %, but it judges the table, not the artifact.
+* **Latency** on this machine (ONNX Runtime): the artifact's static file timed as a ratio to the
+  latency table's reference network, interleaved in the same process
+  (:mod:`pipeline.latency.interleaved`), in ``rounds`` fresh sessions. The ratio becomes
+  milliseconds with the reference's time: when the table was measured on this CPU (same
+  fingerprint), its time at profiling, so the host's drift since then cancels, with the reading
+  now and the drift beside it; on any other CPU, or with no table, the reference's time now.
+  A different CPU is never drift. A TensorRT engine is timed with CUDA events.
+* **Verdict**: ``pass`` when the outputs are finite and close to PyTorch's and the latency is
+  within the budget (a run without a budget is judged on quality). The budget use (latency /
+  budget) is reported, with a warning under 85 %: the network leaves budget unused (``run``,
+  whose promise is to fill the budget, fails it). The prediction error is reported, and flagged
+  beyond 10 %, but it judges the table, not the artifact.
 
 The report goes to ``RUN/validation/<artifact>.{json,md}``.
 """
@@ -26,10 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from export.artifacts import check_identity, read_engine_manifest, run_identity
-from export.host_drift import drift_record, drift_reference
 from export.image_parity import image_parity
 from export.onnx_export import read_metadata
 from export.runners import OnnxrtRunner, TorchRunner
@@ -39,14 +40,13 @@ from pipeline.data.defaults import default_eval_folders
 from pipeline.errors import UserError
 from pipeline.io_utils import read_json_file, write_json_atomic, write_text_atomic
 from pipeline.latency.lut import LatencyTable
-from pipeline.latency.stats import TimingStats
 from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import build_network
 from pipeline.networks.complexity import lr_size
 from pipeline.provenance import provenance
 from pipeline.training.run_dir import RunDir
 
 PREDICTION_TOLERANCE = 0.10
+BUDGET_USE_FLOOR = 0.85  # under this share of the budget, the network leaves budget unused
 DEFAULT_OUTPUT_SIZE = (1280, 720)
 
 
@@ -190,39 +190,70 @@ def latency_reference(run: RunDir, arch: Architecture, runtime: str, device: str
     return LatencyReference(table, predicted, budget, notes)
 
 
-def _measure(art: Artifact, device: str, input_shape: tuple[int, ...], threads: int | None,
-             warmup: int, repeats: int, rounds: int, min_seconds: float,
-             reference: torch.nn.Module | None = None) -> dict[str, Any]:
-    """Median and p90 over ``rounds`` fresh sessions (median of the round medians). With a
-    ``reference`` network (ONNX Runtime only), it is timed in each round right after the
-    artifact, so both see the host in the same state."""
-    from pipeline.latency.backends.base import MeasureProtocol
+def _reference_arch(table: LatencyTable | None, arch: Architecture) -> Architecture:
+    """The table's reference network, or that of the default space at the artifact's scale."""
+    if table is not None and table.reference_arch is not None \
+            and table.reference_arch.scale == arch.scale:
+        return table.reference_arch
+    from pipeline.latency.profiler import reference_architecture
+    from pipeline.search_space import DEFAULT_SPACE
 
-    protocol = MeasureProtocol(warmup=warmup, repeats=repeats, min_seconds=min_seconds)
-    rounds_stats: list[TimingStats] = []
-    reference_medians: list[float] = []
+    return reference_architecture(DEFAULT_SPACE.with_scale(arch.scale))
+
+
+def _measure_onnx(art: Artifact, device: str, shape: tuple[int, ...], threads: int | None,
+                  rounds: int, reference_arch: Architecture) -> dict[str, Any]:
+    """The artifact's ratio to the reference network over ``rounds`` fresh sessions."""
+    from dataclasses import replace
+
+    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_ratio
+
+    backend = OnnxRuntimeBackend("cpu" if device == "cpu" else "cuda", "fp32", threads)
+    ref_shape = (1, reference_arch.colors, shape[2], shape[3])
+    reference = Reference(backend, reference_arch, shape=ref_shape)
+    protocol = replace(NETWORK_PROTOCOL, runs=rounds)
+    stats = measure_ratio(backend, art.latency.read_bytes(), shape, reference, protocol)
+    return {"ratio": stats.ratio, "ratio_sd": stats.sd, "ci": stats.ci,
+            "reference": reference_arch.name, "reference_ms_now": stats.reference_ms,
+            "now_ms": stats.ms, "artifact_ms": stats.target_ms,
+            "round_ratios": [r.ratio for r in stats.runs],
+            "pairs": [r.pairs for r in stats.runs], "rounds": rounds,
+            "input_shape": list(shape), "threads": threads, "file": art.latency.name,
+            "protocol": protocol.to_dict()}
+
+
+def _latency_basis(latency: dict[str, Any], ref: LatencyReference, device: str,
+                   same_resolution: bool) -> dict[str, Any] | None:
+    """Set ``latency["median"]``, the figure the verdict reads, and say on what basis: at the
+    table's profiled reference time when the table is this CPU's (the host's drift since then
+    cancels; returned as the drift record), else the reference's time now."""
+    from pipeline.latency.devices import cpu_mismatch
+
+    table = ref.table
+    same_cpu = (table is not None and same_resolution and device == "cpu"
+                and not table.is_estimate and table.profiled_reference_ms is not None
+                and cpu_mismatch(table.data.get("device", {})) is None)
+    if not same_cpu:
+        latency.update(median=latency["now_ms"], basis="measured now")
+        return None
+    then = float(table.profiled_reference_ms)
+    latency.update(median=latency["ratio"] * then,
+                   basis="at this CPU's profiled speed, the host's drift since cancelled")
+    return {"reference": latency["reference"], "then_ms": then,
+            "now_ms": latency["reference_ms_now"], "ratio": latency["reference_ms_now"] / then}
+
+
+def _measure_engine(art: Artifact, rounds: int, shape: tuple[int, ...]) -> dict[str, Any]:
+    """Median GPU time over ``rounds`` fresh engine contexts (CUDA events, trtexec-like)."""
+    from export.trt.runner import TrtRunner
+
+    medians = []
     for _ in range(rounds):
-        if art.kind == "onnx":
-            from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
-
-            backend = OnnxRuntimeBackend("cpu" if device == "cpu" else "cuda", "fp32", threads)
-            rounds_stats.append(backend.measure_onnx(art.latency.read_bytes(), input_shape,
-                                                     protocol))
-            if reference is not None:
-                reference_medians.append(
-                    backend.measure(reference, input_shape, protocol).median_ms)
-        else:
-            from export.trt.runner import TrtRunner
-
-            with TrtRunner(art.latency.read_bytes(), name="tensorrt") as runner:
-                rounds_stats.append(TimingStats.from_samples(
-                    runner.time_ms(warmup, repeats, min_seconds)))
-    medians = sorted(s.median_ms for s in rounds_stats)
-    return {"median": float(np.median(medians)),
-            "p90": float(np.median([s.p90_ms for s in rounds_stats])),
-            "round_medians": medians, "rounds": rounds, "warmup": warmup, "repeats": repeats,
-            "input_shape": list(input_shape), "threads": threads, "file": art.latency.name,
-            "reference_medians": reference_medians}
+        with TrtRunner(art.latency.read_bytes(), name="tensorrt") as runner:
+            medians.append(float(np.median(runner.time_ms(10, 30, 1.0))))
+    return {"now_ms": float(np.median(medians)), "round_medians": sorted(medians),
+            "rounds": rounds, "input_shape": list(shape), "file": art.latency.name}
 
 
 def _images_runner(art: Artifact, device: str) -> Runner:
@@ -236,8 +267,7 @@ def _images_runner(art: Artifact, device: str) -> Runner:
 
 def validate_run(run_path: str | Path, artifact: str | Path | None = None,
                  data: list[Path] | None = None, device: str = "cpu", torch_device: str = "cpu",
-                 threads: int | None = None, rounds: int = 3, drift_check: bool = True,
-                 argv: list[str] | None = None,
+                 threads: int | None = None, rounds: int = 3, argv: list[str] | None = None,
                  progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Validate an artifact of ``run_path``; returns the report it wrote (module docstring)."""
     if device not in ("cpu", "cuda"):
@@ -255,8 +285,6 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
         threads = rt.get("threads")
     output_size = tuple(ref.table.output_size) if ref.table else DEFAULT_OUTPUT_SIZE
     lw, lh = lr_size(output_size, arch.scale)
-    net_protocol = ((ref.table.data.get("protocol") or {}).get("networks") if ref.table else None
-                    ) or {"warmup": 3, "repeats": 10, "min_seconds": 0.0}
 
     log(f"validating {art.path.name} ({art.runtime}, {art.precision}) of {run.path} on "
         f"{', '.join(f.name for f in folders)}")
@@ -281,45 +309,45 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
                 shape = tuple(dims)  # a static ONNX is timed at its own shape
         else:  # the fixed-shape engine runs only at its profile's shape
             shape = tuple(read_engine_manifest(art.latency)["input_shapes"]["input"]["opt"])
-        if (shape[2], shape[3]) != (lh, lw):
+        same_resolution = (shape[2], shape[3]) == (lh, lw)
+        if not same_resolution:
             ref.predicted_ms = None  # the table predicts another resolution
-        anchor = None
-        if drift_check and art.kind == "onnx" and ref.table is not None and ref.predicted_ms:
-            anchor = drift_reference(ref.table, ref.predicted_ms)
-        log(f"latency: {rounds} sessions × {net_protocol['repeats']} runs at input "
-            f"{shape[3]}x{shape[2]}" + (f", {threads} thread(s)" if threads else "")
-            + (f", with the table's calib-{anchor.index} network for host drift" if anchor
-               else ""))
-        latency = _measure(art, device, shape, threads, int(net_protocol["warmup"]),
-                           int(net_protocol["repeats"]), rounds,
-                           float(net_protocol.get("min_seconds", 0.0)),
-                           build_network(anchor.arch) if anchor else None)
-        if anchor:
-            drift = drift_record(anchor, latency.pop("reference_medians"))
-            drift["adjusted_ms"] = latency["median"] / drift["ratio"]
-        latency.pop("reference_medians", None)
+        if art.kind == "onnx":
+            reference_arch = _reference_arch(ref.table if same_resolution else None, arch)
+            log(f"latency: {rounds} sessions at input {shape[3]}x{shape[2]}"
+                + (f", {threads} thread(s)" if threads else "")
+                + f", as a ratio to the reference network {reference_arch.name} timed "
+                  "interleaved")
+            latency = _measure_onnx(art, device, shape, threads, rounds, reference_arch)
+            drift = _latency_basis(latency, ref, device, same_resolution)
+        else:
+            latency = _measure_engine(art, rounds, shape)
+            latency.update(median=latency["now_ms"], basis="measured now (CUDA events)")
     if latency and ref.budget_ms is not None:
+        use = latency["median"] / ref.budget_ms
+        latency["budget_use"] = use
         checks.append({"name": "within_budget", "ok": latency["median"] <= ref.budget_ms,
                        "value": latency["median"], "limit": ref.budget_ms,
-                       "detail": f"median {latency['median']:.1f} ms against the budget "
-                                 f"{ref.budget_ms:g} ms"})
+                       "detail": f"{latency['median']:.1f} ms ({latency['basis']}) against the "
+                                 f"budget {ref.budget_ms:g} ms"})
+        checks.append({"name": "budget_use", "ok": use >= BUDGET_USE_FLOOR, "value": use,
+                       "limit": BUDGET_USE_FLOOR, "advisory": True,
+                       "detail": f"uses {use:.0%} of the budget" + (
+                           "" if use >= BUDGET_USE_FLOOR else
+                           f"; under {BUDGET_USE_FLOOR:.0%} the network leaves budget unused")})
+        if use < BUDGET_USE_FLOOR:
+            log(f"warning: the network uses {use:.0%} of its {ref.budget_ms:g} ms budget and "
+                "leaves the rest unused; search again at this budget on this device")
     error = None
-    if latency and ref.predicted_ms:
-        error = latency["median"] / ref.predicted_ms - 1.0
+    if latency and ref.predicted_ms and "ratio" in latency and ref.table is not None:
+        predicted_ratio = ref.table.predict_ratio(arch).value
+        error = latency["ratio"] / predicted_ratio - 1.0
+        # The prediction in ms on the same basis as the latency it is compared with.
+        ref.predicted_ms = predicted_ratio * latency["median"] / latency["ratio"]
         checks.append({"name": "prediction", "ok": abs(error) <= PREDICTION_TOLERANCE,
                        "value": error, "limit": PREDICTION_TOLERANCE, "advisory": True,
-                       "detail": f"measured {latency['median']:.1f} ms vs LUT "
-                                 f"{ref.predicted_ms:.1f} ms ({error:+.1%}); judges the table"})
-    if drift and ref.predicted_ms:
-        drift["adjusted_error"] = drift["adjusted_ms"] / ref.predicted_ms - 1.0
-        checks.append({
-            "name": "prediction_drift_adjusted",
-            "ok": abs(drift["adjusted_error"]) <= PREDICTION_TOLERANCE,
-            "value": drift["adjusted_error"], "limit": PREDICTION_TOLERANCE, "advisory": True,
-            "detail": f"this host takes {drift['ratio']:.2f}x the time it took at profiling "
-                      f"({drift['reference']}: {drift['then_ms']:.1f} ms then, "
-                      f"{drift['now_ms']:.1f} now); adjusted {drift['adjusted_ms']:.1f} ms vs "
-                      f"LUT {ref.predicted_ms:.1f} ms ({drift['adjusted_error']:+.1%})"})
+                       "detail": f"measured {latency['ratio']:.3f} reference networks vs LUT "
+                                 f"{predicted_ratio:.3f} ({error:+.1%}); judges the table"})
     passed = all(c["ok"] for c in checks if not c.get("advisory"))
 
     sets = parity["sets"]
@@ -334,6 +362,7 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
         "max_abs_diff": None if any(d is None for d in diffs) else max(diffs),
         "latency_ms": latency, "predicted_ms": ref.predicted_ms, "prediction_error": error,
         "host_drift": drift, "budget_ms": ref.budget_ms,
+        "budget_use": latency.get("budget_use") if latency else None,
         "lut": {"path": str(ref.table.path) if ref.table else None,
                 "description": ref.table.describe() if ref.table else None},
         "notes": ref.notes, "checks": checks, "pass": passed,
@@ -363,19 +392,27 @@ def markdown_report(r: dict[str, Any]) -> str:
     lat = r["latency_ms"]
     if lat:
         shape = lat["input_shape"]
-        lines.append(f"Latency of `{lat.get('file', '?')}` at input {shape[3]}x{shape[2]}: "
-                     f"median {lat['median']:.2f} ms, "
-                     f"p90 {lat['p90']:.2f} ms ({lat['rounds']} sessions × {lat['repeats']} "
-                     f"runs; session medians {', '.join(f'{m:.1f}' for m in lat['round_medians'])}"
-                     f")." + (f" LUT prediction {r['predicted_ms']:.2f} ms "
-                              f"({r['prediction_error']:+.1%})." if r["predicted_ms"] else "")
-                     + (f" Budget {r['budget_ms']:g} ms." if r["budget_ms"] else ""))
+        line = (f"Latency of `{lat.get('file', '?')}` at input {shape[3]}x{shape[2]}: "
+                f"**{lat['median']:.2f} ms** ({lat['basis']})")
+        if "ratio" in lat:
+            line += (f": {lat['ratio']:.4f} × the reference network {lat['reference']} "
+                     f"(median of {lat['rounds']} sessions of interleaved pairs, "
+                     f"{', '.join(f'{x:.4f}' for x in lat['round_ratios'])}); the reference "
+                     f"took {lat['reference_ms_now']:.2f} ms now, so "
+                     f"{lat['now_ms']:.2f} ms as measured now")
+        else:
+            line += f" (session medians {', '.join(f'{m:.2f}' for m in lat['round_medians'])})"
+        line += "."
+        if r["predicted_ms"]:
+            line += f" LUT prediction {r['predicted_ms']:.2f} ms ({r['prediction_error']:+.1%})."
+        if r["budget_ms"]:
+            line += f" Budget {r['budget_ms']:g} ms, {lat['median'] / r['budget_ms']:.0%} used."
+        lines.append(line)
     if r.get("host_drift"):
         d = r["host_drift"]
-        lines += ["", f"Host drift: the table's {d['reference']} network took {d['then_ms']:.1f} "
-                  f"ms at profiling and {d['now_ms']:.1f} ms in the same sessions as the "
-                  f"artifact ({d['ratio']:.2f}x); the artifact on the host as profiled: "
-                  f"{d['adjusted_ms']:.1f} ms."]
+        lines += ["", f"Host drift (same CPU as the table): the reference network took "
+                  f"{d['then_ms']:.2f} ms at profiling and {d['now_ms']:.2f} ms in the same "
+                  f"sessions as the artifact ({d['ratio']:.2f}x)."]
     lines += ["", "| check | result | detail |", "|---|---|---|"]
     for c in r["checks"]:
         verdict = ("ok" if c["ok"] else "FAIL") + (" (advisory)" if c.get("advisory") else "")

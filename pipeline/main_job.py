@@ -4,15 +4,21 @@
 ``search``, ``export`` and ``validate`` into one run directory, so a user gets from nothing to a
 validated, deployable model with one command:
 
-1. the latency table: the shipped one for ``--device`` (default ``cpu``), or with ``--profile``
-   a fresh table of this CPU measured into ``RUN/latency-profile.json`` (about 7 minutes on
-   2 cores; resumable);
-2. the hardware-aware search under ``--latency-budget`` for ``--minutes`` (search plus
-   fine-tuning) on the bundled T91 unless ``--data``; when the table is this CPU's, the fitted
-   network is timed here and refitted until it measures inside the budget's window
+1. the latency table of this CPU (``--device cpu``, the default): the shipped one when it was
+   measured on a CPU with this one's fingerprint, else this CPU's cached table, else one
+   brought up here first (:mod:`pipeline.latency.bringup`, a few minutes, cached); with
+   ``--profile``, a full profile of this CPU into ``RUN/latency-profile.json``. Without
+   ``--latency-budget`` the budget is 250 ms, unless that is outside what this CPU's networks
+   can take or at its edge: then the middle of the reachable range (on a log scale), and the
+   job says why;
+2. the hardware-aware search under the budget for ``--minutes`` (search plus fine-tuning) on
+   the bundled T91 unless ``--data``; the fitted network is timed here and refitted until its
+   measurement, with its confidence interval, lies in [0.9, 1.0] × budget
    (:mod:`pipeline.search.device_check`);
 3. ONNX export (FP32), with parity against PyTorch on Set5;
-4. validation on this machine: PSNR on Set5 and Set14, latency against the table and the budget.
+4. validation on this machine: PSNR on Set5 and Set14, latency against the table and the
+   budget. The job passes when validation passes **and** the network uses at least 85 % of the
+   budget: its promise is to fill the budget, not only to respect it.
 
 Each step's own command documents it; this module only orders them. ``--resume`` continues an
 interrupted run: a search is resumed from its checkpoint, a finished search is not redone, and
@@ -21,6 +27,7 @@ the quick export and validation are redone.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,49 +39,75 @@ from pipeline.io_utils import write_json_atomic
 
 PROFILE_NAME = "latency-profile.json"
 RESULT_NAME = "run.json"  # the summary `run` prints, kept for scripts and the benchmark
+DEFAULT_BUDGET_MS = 250.0
+# The default budget is kept only well inside the reachable range: at least twice the fastest
+# network (below, the fit has few networks to choose from) and at most 60 % of the slowest
+# (above, only the deepest, widest networks fill it).
+COMFORT = (2.0, 0.6)
 
 
 @dataclass(frozen=True)
 class MainJob:
-    """The options of ``tnas-pipeline run``; see the CLI for their meaning."""
+    """The options of ``tnas-pipeline run``; see the CLI for their meaning. ``budget_ms``
+    ``None`` means the default budget (module docstring)."""
 
     out: Path
-    budget_ms: float | None = 250.0
+    budget_ms: float | None = None
     device: str = "cpu"
     profile: bool = False
-    minutes: float | None = 10.0
+    minutes: float | None = 8.0
     iters: int | None = None
     data: list[str] = field(default_factory=list)
     val_data: list[str] = field(default_factory=list)
     seed: int = 0
     threads: int | None = None
     device_check: bool = True
+    bring_up: str = "profile"
+
+
+def default_budget(lut, log: Callable[[str], None]) -> float:
+    """250 ms, or the middle of the reachable range when 250 ms is outside it or at its edge."""
+    lo, hi = lut.reachable_range()
+    if COMFORT[0] * lo <= DEFAULT_BUDGET_MS <= COMFORT[1] * hi:
+        return DEFAULT_BUDGET_MS
+    mid = math.sqrt(lo * hi)
+    step = 10 ** math.floor(math.log10(mid)) / 2  # round to a plain figure: 45, 350, 0.6 …
+    budget = max(step, round(mid / step) * step)
+    log(f"the default budget of {DEFAULT_BUDGET_MS:g} ms is "
+        f"{'outside' if not lo <= DEFAULT_BUDGET_MS <= hi else 'at the edge of'} what this "
+        f"device's networks take ({lo:.1f}–{hi:.0f} ms on {lut.describe()}); searching at "
+        f"{budget:g} ms, the middle of that range on a log scale, instead. Pass "
+        "--latency-budget to choose")
+    return budget
 
 
 def _table(job: MainJob, progress: bool, log: Callable[[str], None]):
     from pipeline.latency.backends.base import get_backend
     from pipeline.latency.lut import LatencyTable
     from pipeline.latency.profiler import profile
-    from pipeline.latency.shipped import resolve_profile
-    from pipeline.search_space import DEFAULT_SPACE
+    from pipeline.latency.shipped import shipped_table
+    from pipeline.search.budget import table_for_budget
 
     if not job.profile:
-        return resolve_profile(job.device)
+        return table_for_budget(job.device, None, "default", job.budget_ms,
+                                job.bring_up if job.device == "cpu" else None, log=log,
+                                progress=progress)
     if job.device != "cpu":
         raise UserError("--profile measures this machine's CPU; run `tnas-pipeline profile` on "
                         "the target device and pass its table with --device FILE.json")
     path = job.out / PROFILE_NAME
-    shipped = resolve_profile("cpu")
-    if path.is_file() and LatencyTable.load(path).calibration:
-        log(f"using the table measured before: {path}")
-        return LatencyTable.load(path)
-    log(f"profiling this CPU into {path} (about 7 minutes on 2 cores; an interrupted profile "
+    shipped = shipped_table("cpu")
+    if path.is_file():
+        done = LatencyTable.load(path)
+        if done.model is not None:
+            log(f"using the table measured before: {path}")
+            return done
+    log(f"profiling this CPU into {path} (a few minutes on 2 cores; an interrupted profile "
         "continues)")
     job.out.mkdir(parents=True, exist_ok=True)
-    threads = shipped.data["runtime"].get("threads")
-    backend = get_backend("ort", device="cpu", precision="fp32", threads=threads)
-    return profile(backend, "cpu", DEFAULT_SPACE.with_scale(int(shipped.data["scale"])),
-                   tuple(shipped.output_size), path, resume=path.is_file(), progress=progress)
+    backend = get_backend("ort", device="cpu", precision="fp32", threads=shipped.threads)
+    return profile(backend, "cpu", shipped.space, tuple(shipped.output_size), path,
+                   resume=path.is_file(), progress=progress)
 
 
 def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
@@ -95,15 +128,14 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
     if resuming:
         cfg, lut = resume_config(out)
     else:
-        if job.budget_ms is None:
-            raise UserError("give --latency-budget, e.g. --latency-budget 250ms")
         check_output(out, resume=False, overwrite=overwrite)
         if overwrite:
             (out / PROFILE_NAME).unlink(missing_ok=True)
         lut = _table(job, progress, log)
-        check_reachable(job.budget_ms, lut)
+        budget_ms = job.budget_ms if job.budget_ms is not None else default_budget(lut, log)
+        check_reachable(budget_ms, lut)
         cfg = SearchConfig(
-            budget_ms=job.budget_ms, lut=str(lut.path), scale=int(lut.data["scale"]),
+            budget_ms=budget_ms, lut=str(lut.path), scale=int(lut.data["scale"]),
             train_data=job.data or [str(p) for p in default_train_folders()],
             val_data=job.val_data or [str(p) for p in default_val_folders()],
             minutes=None if job.iters else job.minutes, iters=job.iters, seed=job.seed,
@@ -111,7 +143,7 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
     if notice := lut.estimate_notice():
         log(notice)
     if mismatch := cpu_mismatch(lut.data.get("device", {})):
-        log(f"warning: {mismatch}; pass --profile to measure this CPU")
+        log(f"warning: {mismatch}")
     if cfg.minutes:
         log(f"tnas-pipeline run: about {cfg.minutes + 2:.0f} minutes from here (search and "
             f"fine-tuning {cfg.minutes:g} min, export and validation about 2)")
@@ -128,11 +160,13 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
     log("[3/3] validate on this machine")
     report = validate_run(out, argv=argv, progress=progress, log=log)
     phases["validate"] = time.monotonic() - t0 - sum(phases.values())
+    passed, verdict = main_job_verdict(report)
     result = {
         "run": str(out), "arch": summary["arch"], "budget_ms": cfg.budget_ms,
         "predicted_ms": summary["predicted_ms"], "latency_ms": report["latency_ms"],
         "psnr_y": report["psnr_y"], "psnr_delta_db": report["psnr_delta_db"],
-        "max_abs_diff": report["max_abs_diff"], "pass": report["pass"],
+        "max_abs_diff": report["max_abs_diff"], "budget_use": report["budget_use"],
+        "validate_pass": report["pass"], "pass": passed, "verdict": verdict,
         "lut": str(lut.path),
         "onnx": [str(out / "export" / a["file"]) for a in manifest["artifacts"]],
         "validation_report": report["report"],
@@ -143,3 +177,17 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
     }
     write_json_atomic(out / RESULT_NAME, result)
     return result
+
+
+def main_job_verdict(report: dict[str, Any]) -> tuple[bool, str]:
+    """PASS only when validation passes and the network fills the budget (≥ 85 % used)."""
+    from export.validation import BUDGET_USE_FLOOR
+
+    if not report["pass"]:
+        failed = [c["name"] for c in report["checks"] if not c["ok"] and not c.get("advisory")]
+        return False, f"validation failed ({', '.join(failed)})"
+    use = report.get("budget_use")
+    if use is not None and use < BUDGET_USE_FLOOR:
+        return False, (f"the network uses {use:.0%} of the budget and leaves the rest unused "
+                       f"(the job promises at least {BUDGET_USE_FLOOR:.0%})")
+    return True, "validated" + (f", {use:.0%} of the budget used" if use is not None else "")

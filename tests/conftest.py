@@ -41,3 +41,40 @@ def tiny_arch() -> Architecture:
 def needs_shared_data():
     return pytest.mark.skipif(not SHARED_DATA.is_dir(),
                               reason=f"{SHARED_DATA} is absent (optional, larger data checks)")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's cache of latency tables."""
+    from pipeline.latency.bringup import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.getbasetemp() / "user-cache"))
+
+
+FOREIGN_FINGERPRINT = {"vendor": "TestCPU", "family": "1", "model": "1", "stepping": "1",
+                       "flags": ["avx"]}
+
+
+@pytest.fixture(scope="session")
+def tiny_shipped(tmp_path_factory) -> Path:
+    """A folder of 'shipped' ×2 and ×4 CPU tables of the default space, measured here at a tiny
+    output size (128×72) with a short protocol, then marked as measured on another CPU: with
+    ``TNAS_PIPELINE_SHIPPED_PROFILES`` pointing at it, this machine is a CPU the tool has
+    never seen."""
+    import json
+
+    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from pipeline.latency.interleaved import RatioProtocol
+    from pipeline.latency.profiler import profile
+    from pipeline.search_space import DEFAULT_SPACE
+
+    folder = tmp_path_factory.mktemp("shipped")
+    quick = RatioProtocol(warmup=1, min_pairs=3, max_pairs=4, runs=3)
+    for scale in (2, 4):
+        path = folder / f"cpu-2core-ort-fp32-x{scale}-1280x720.json"
+        profile(OnnxRuntimeBackend(threads=1), "cpu", DEFAULT_SPACE.with_scale(scale),
+                (128, 72), path, protocol=quick, networks=6, progress=False)
+        data = json.loads(path.read_text())
+        data["device"]["cpu_fingerprint"] = FOREIGN_FINGERPRINT
+        path.write_text(json.dumps(data))
+    return folder

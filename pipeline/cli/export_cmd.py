@@ -21,8 +21,9 @@ from pipeline.cli.profile_cmd import parse_output_size
 @click.option("--precision", default="fp32", show_default=True,
               type=click.Choice(["fp32", "fp16"]),
               help="fp16: FP16 weights and activations with FP32 input and output.")
-@click.option("--output-size", default="1280x720", show_default=True,
-              help="Deployment output WIDTHxHEIGHT of the static variant.")
+@click.option("--output-size",
+              help="Deployment output WIDTHxHEIGHT of the static variant [default: the "
+                   "resolution of the run's latency table, 1280x720 for a run without one].")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path),
               help="Output folder [default: RUN/export].")
 @click.option("--parity-data", multiple=True, type=click.Path(path_type=Path),
@@ -55,7 +56,8 @@ def export(run, fmt, precision, output_size, out_dir, parity_data, workspace_mb,
     from export.exporter import ExportRequest, export_run
 
     req = ExportRequest(run=run, fmt=fmt, precision=precision,
-                        output_size=parse_output_size(output_size), out_dir=out_dir,
+                        output_size=parse_output_size(output_size) if output_size else None,
+                        out_dir=out_dir,
                         parity_data=list(parity_data), workspace_mb=workspace_mb,
                         timing_cache=timing_cache)
     manifest = export_run(req, argv=sys.argv, progress=not (no_progress or as_json),

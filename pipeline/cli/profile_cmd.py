@@ -23,23 +23,43 @@ def parse_output_size(text: str) -> tuple[int, int]:
 
 def _summary(table) -> dict:
     lo, hi = table.reachable_range()
+    model = table.model or {}
     return {"lut": str(table.path), "description": table.describe(),
             "method": table.data["method"], "search_space": table.data["search_space"]["hash"],
-            "entries": len(table.data["entries"]), "calibration": table.calibration,
-            "reachable_ms": {"min": lo, "max": hi}}
+            "entries": len(table.data["entries"]),
+            "reference": {"network": (table.reference_arch.name if table.reference_arch
+                                      else None), "ms": table.profiled_reference_ms},
+            "model": {k: model.get(k) for k in ("ridge", "sigma", "networks", "loo", "raw")}
+            if model else None,
+            "reachable_ms": {"min": lo, "max": hi},
+            "bring_up": table.data.get("bring_up")}
 
 
 def _print_summary(s: dict) -> None:
     click.echo(f"{s['lut']}: {s['description']}")
     click.echo(f"  {s['entries']} blocks, search space {s['search_space']}")
-    cal = s["calibration"]
-    if cal:
-        f = cal["in_sample"]
-        click.echo(f"  calibration: measured = {cal['a']:.4f} x sum(LUT) + {cal['b']:.3f} ms over "
-                   f"{cal['networks']} networks; MAPE {f['mape']:.1%}, within 10% "
-                   f"{f['within_10pct']:.0%}, Kendall tau {f['kendall_tau']:.3f}")
+    ref = s["reference"]
+    if ref["network"]:
+        click.echo(f"  entries are ratios to the reference network ({ref['network']}: head -> "
+                   f"upsampler -> skip), which took {ref['ms']:.3f} ms here")
+    m = s["model"]
+    if m and m.get("loo"):
+        loo = m["loo"]
+        click.echo(f"  model: sum(LUT) x residual (ridge {m['ridge']}) fitted on "
+                   f"{m['networks']} networks; leave-one-out MAPE {loo['mape']:.1%}, within 10% "
+                   f"{loo['within_10pct']:.0%}, Kendall tau {loo['kendall_tau']:.3f}; "
+                   f"uncertainty {m['sigma']:.1%}")
     click.echo(f"  reachable latency: {s['reachable_ms']['min']:.2f} .. "
                f"{s['reachable_ms']['max']:.2f} ms")
+
+
+def _check_summary(result: dict, path: str) -> str:
+    parts = [f"{path}: {result['networks']} fresh networks, MAPE {result['mape']:.1%}, within "
+             f"10% {result['within_10pct']:.0%}, Kendall tau {result['kendall_tau']:.3f}"]
+    for source, f in result["by_source"].items():
+        parts.append(f"  {source}: {f['networks']} networks, MAPE {f['mape']:.1%}, within 10% "
+                     f"{f['within_10pct']:.0%}")
+    return "\n".join(parts)
 
 
 @click.command()
@@ -61,12 +81,22 @@ def _print_summary(s: dict) -> None:
               help="LUT file [default: hardware_profiles/<device>-<runtime>-<precision>-x<scale>"
                    "-<size>[-mixed].json].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted profile in -o.")
-@click.option("--networks", default=30, show_default=True,
-              help="Random whole networks to measure for calibration (or for --check).")
-@click.option("--warmup", default=10, show_default=True, help="Untimed runs per block.")
-@click.option("--repeats", default=30, show_default=True, help="Timed runs per block.")
+@click.option("--networks", default=150, show_default=True,
+              help="Random whole networks the latency model is fitted on (with --check: checked "
+                   "against the table, default 100).")
+@click.option("--fit-networks", default=50, show_default=True,
+              help="Networks the fit picks at random budgets, added to the model's networks "
+                   "(with --check: checked too, default 20).")
+@click.option("--runs", default=3, show_default=True,
+              help="Separate runs per block (fresh sessions, one pass over all blocks each); "
+                   "their spread is each entry's uncertainty.")
+@click.option("--min-pairs", default=8, show_default=True,
+              help="Timed pairs (block, reference) per run at least.")
+@click.option("--max-pairs", default=30, show_default=True,
+              help="Timed pairs per run at most (a run stops earlier once the ratio's 95 %% "
+                   "confidence interval is within 1 %%).")
 @click.option("--threads", type=int, help="CPU threads [default: all cores].")
-@click.option("--seed", default=0, show_default=True, help="Seed of the calibration networks.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the model's networks.")
 @click.option("--check", "check_file", type=click.Path(path_type=str),
               help="Measure fresh random networks against this LUT and report its fidelity.")
 @click.option("--estimate", type=str,
@@ -77,36 +107,53 @@ def _print_summary(s: dict) -> None:
 @click.option("--no-progress", is_flag=True)
 @json_option
 def profile(device, runtime, scale, space_name, output_size, precision, output, resume, networks,
-            warmup, repeats, threads, seed, check_file, estimate, info_file, no_progress,
-            as_json) -> None:
+            fit_networks, runs, min_pairs, max_pairs, threads, seed, check_file, estimate,
+            info_file, no_progress, as_json) -> None:
     """Measure what a device costs: a latency lookup table of every block of the search space.
 
-    Blocks are measured in isolation at the deployment resolution with the deployment runtime,
-    saving after each entry (--resume continues); then random whole networks are measured to fit
-    measured = a x sum(LUT) + b and report the table's fidelity.
+    Every block is measured in context at the deployment resolution with the deployment
+    runtime, as a ratio to a reference network (head -> upsampler -> skip) timed interleaved
+    with it, which cancels the host's drift; each block in --runs separate passes, saving after
+    each (--resume continues). Then whole networks (random ones and what the fit picks) are
+    measured and the latency model (sum of the entries times a residual fitted on relative
+    error) is fitted on them, with its leave-one-out error as its uncertainty. --check measures
+    fresh networks against a table and reports how many it predicts within 10 %.
 
     \b
     Examples:
       tnas-pipeline profile --device cpu -o hardware_profiles/cpu.json
       tnas-pipeline profile --device cpu --resume -o hardware_profiles/cpu.json
       tnas-pipeline profile --device cpu --space mixed --threads 1 -o cpu-mixed.json
-      tnas-pipeline profile --check hardware_profiles/cpu.json --networks 30 --json
+      tnas-pipeline profile --check hardware_profiles/cpu.json --json
+      tnas-pipeline profile --check cpu.json --networks 30 --fit-networks 10
       tnas-pipeline profile --device jetson --precision fp16      # on the Jetson, TensorRT
       tnas-pipeline profile --estimate jetson-orin-nano --precision fp16
       tnas-pipeline profile --info hardware_profiles/jetson-orin-nano-fp16.json
     """
-    from pipeline.latency.backends import MeasureProtocol, get_backend
+    from pipeline.latency.backends import get_backend
+    from pipeline.latency.backends.base import RUNTIME_KEYS
     from pipeline.latency.devices import default_runtime
+    from pipeline.latency.interleaved import RatioProtocol
     from pipeline.latency.lut import LatencyTable
-    from pipeline.latency.profiler import check, require_measured
+    from pipeline.latency.profiler import (
+        check,
+        measure_model_networks,
+        plan_model_networks,
+        random_networks,
+        require_measured,
+    )
     from pipeline.latency.profiler import profile as run_profile
     from pipeline.latency.roofline import estimate_table
+    from pipeline.search.fit_samples import fit_outputs
     from pipeline.search_space import SPACES
 
     size = parse_output_size(output_size)
     space = SPACES[space_name].with_scale(int(scale))
     suffix = "" if space_name == "default" else f"-{space_name}"
     progress = not (no_progress or as_json)
+    ctx = click.get_current_context()
+    explicit = {p: ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE
+                for p in ("networks", "fit_networks")}
 
     if info_file:
         table = LatencyTable.load(info_file)
@@ -118,16 +165,15 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         table = LatencyTable.load(check_file)
         require_measured(table)  # before creating a backend that the estimate's device needs
         rt = table.data.get("runtime", {})
-        backend = get_backend(_RUNTIME_KEYS.get(rt.get("runtime"), "ort"),
+        backend = get_backend(RUNTIME_KEYS.get(rt.get("runtime"), "ort"),
                               device=table.data["device"]["kind"], precision=table.precision,
                               threads=rt.get("threads"))
-        result = check(table, backend, networks=networks, progress=progress)
-        if as_json:
-            echo_json(result)
-        else:
-            click.echo(f"{check_file}: {result['networks']} fresh networks, MAPE "
-                       f"{result['mape']:.1%}, within 10% {result['within_10pct']:.0%}, "
-                       f"Kendall tau {result['kendall_tau']:.3f}")
+        n_random = networks if explicit["networks"] else 100
+        n_fit = fit_networks if explicit["fit_networks"] else 20
+        archs = [("random", a) for a in random_networks(table.space, n_random, 12345, "check")]
+        archs += [("fit", a) for a in fit_outputs(table, n_fit, seed=54321)]
+        result = check(table, backend, archs, progress=progress)
+        echo_json(result) if as_json else click.echo(_check_summary(result, check_file))
         return
 
     if estimate:
@@ -142,6 +188,11 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         echo_json(summary) if as_json else _print_summary(summary)
         return
 
+    if runs < 1 or min_pairs < 1 or max_pairs < min_pairs:
+        raise UserError("--runs and --min-pairs must be at least 1, and --max-pairs at least "
+                        "--min-pairs")
+    if networks < 0 or fit_networks < 0:
+        raise UserError("--networks and --fit-networks cannot be negative")
     chosen = default_runtime(device)  # also refuses an unknown device
     if runtime is None and device == "cuda" and chosen == "torch":
         click.echo("note: TensorRT is not installed; profiling PyTorch-CUDA as the fallback "
@@ -154,8 +205,11 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
                           cache_dir=str(Path(output).parent) if output else "hardware_profiles")
     out = Path(output or f"hardware_profiles/{device}-{runtime}-{precision}-x{scale}-"
                          f"{size[0]}x{size[1]}{suffix}.json")
-    table = run_profile(backend, device, space, size, out, resume=resume,
-                        protocol=MeasureProtocol(warmup=warmup, repeats=repeats),
+    protocol = RatioProtocol(min_pairs=min_pairs, max_pairs=max_pairs, runs=runs)
+    table = run_profile(backend, device, space, size, out, resume=resume, protocol=protocol,
                         networks=networks, seed=seed, progress=progress)
+    if fit_networks and not any(p["source"] == "fit" for p in table.data.get("model_plan", [])):
+        plan_model_networks(table, fit_outputs(table, fit_networks, seed=seed + 1), "fit")
+        measure_model_networks(table, backend, progress=progress)
     summary = _summary(table)
     echo_json(summary) if as_json else _print_summary(summary)

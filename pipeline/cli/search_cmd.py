@@ -50,11 +50,19 @@ def _relaxation_names() -> list[str]:
               help="Extra loss term: weight × expected parameters (millions).")
 @click.option("--mult-add-weight", default=0.0, show_default=True,
               help="Extra loss term: weight × expected Mult-Adds (G).")
-@click.option("--headroom", default=0.07, show_default=True,
-              help="Fit the derived network into [0.9, 1 - headroom] × budget on the LUT.")
-@click.option("--check-on-device", is_flag=True,
-              help="Time the fitted network on this machine and refit until it measures within "
-                   "[0.85, 0.97] x budget (a CPU table measured on this CPU only).")
+@click.option("--headroom", type=float,
+              help="Fit the derived network's prediction into [0.9, 1 - headroom] x budget "
+                   "[default: the window the table's model uncertainty leaves for the "
+                   "measurement to land in [0.9, 1.0] x budget].")
+@click.option("--check-on-device/--no-check-on-device", default=True, show_default=True,
+              help="Time the fitted network on this machine and refit until its measurement, "
+                   "with its confidence interval, lies in [0.9, 1.0] x budget (a CPU table of "
+                   "this CPU only; skipped with a note otherwise).")
+@click.option("--bring-up", type=click.Choice(["profile", "transfer"]), default="profile",
+              show_default=True,
+              help="With --device cpu on a CPU that has no table yet: measure it by profiling "
+                   "every block here (a few minutes) or by adapting the shipped table (about a "
+                   "minute); cached for later runs.")
 @click.option("--ops", "ops_list",
               help="Comma-separated ops the supernet holds [default: every op of the table's "
                    "space], e.g. resblock3x3,invres3x3.")
@@ -87,7 +95,7 @@ def _relaxation_names() -> list[str]:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @json_option
 def search(budget, target, scale, data, val_data, iters, minutes, search_fraction, relaxation,
-           penalty, param_weight, mult_add_weight, headroom, check_on_device, ops_list,
+           penalty, param_weight, mult_add_weight, headroom, check_on_device, bring_up, ops_list,
            evolve_rounds, evolve_active, evolve_drop, evolve_criterion, batch_size,
            patch_size, finetune_batch_size, finetune_patch_size, seed,
            threads, torch_device, output, resume, overwrite, no_progress, as_json) -> None:
@@ -96,9 +104,12 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     One phase, as Trilevel NAS: a supernet over network level (depth, upsampler), cell level
     (op per edge) and kernel level (inner widths) is trained with first-order bilevel updates on
     two halves of the training images, with the device's LUT-expected latency held to the
-    budget; the derived network is fitted to [0.9, 1.0] x budget on the LUT, inherits the
-    supernet's weights and is fine-tuned. The run directory works with train, evaluate, upscale
-    and export. Under torchrun, search and fine-tuning run data-parallel.
+    budget; the derived network is fitted to [0.9, 1.0] x budget on the table's latency model
+    (with a margin of its uncertainty), timed here when the table is this CPU's, inherits the
+    supernet's weights and is fine-tuned. --device cpu means this CPU: a CPU without a table
+    yet is measured first (--bring-up) and its table cached. The run directory works with
+    train, evaluate, upscale and export. Under torchrun, search and fine-tuning run
+    data-parallel.
 
     \b
     Examples:
@@ -113,8 +124,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     """
     from pipeline.data.defaults import default_train_folders, default_val_folders
     from pipeline.latency.devices import cpu_mismatch
-    from pipeline.latency.shipped import resolve_profile
-    from pipeline.search.budget import check_reachable, parse_latency_budget
+    from pipeline.search.budget import parse_latency_budget, table_for_budget
     from pipeline.search.config import SearchConfig
     from pipeline.search.run import check_output, resume_config, run_search
 
@@ -131,10 +141,11 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     else:
         space_name = ("mixed" if relaxation == "sparse-group-lasso" else
                       "pool" if evolve_rounds > 1 else "default")
-        lut = resolve_profile(target, int(scale) if scale else None, space=space_name)
+        lut = table_for_budget(target, int(scale) if scale else None, space_name, budget_ms,
+                               bring_up, log=lambda m: click.echo(m, err=True),
+                               progress=not no_progress)
         space_scale = int(scale) if scale else int(lut.data["scale"])
         lut.require_compatible(lut.space.with_scale(space_scale))
-        check_reachable(budget_ms, lut)
         if ops_list:
             lut.space.with_ops([o.strip() for o in ops_list.split(",") if o.strip()])
         cfg = SearchConfig(

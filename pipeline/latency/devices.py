@@ -9,7 +9,9 @@ unpinned clocks are the most common reason a Jetson table does not predict the d
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -78,27 +80,50 @@ def device_info(device: str) -> dict[str, Any]:
     return info
 
 
-def cpu_mismatch(table_device: dict[str, Any]) -> str | None:
-    """Why a CPU latency table may not predict this machine, or ``None`` if it should.
+def same_cpu(table_device: dict[str, Any]) -> bool:
+    """Whether a CPU table's device is this machine's CPU (fingerprint and CPU count)."""
+    return (table_device.get("kind") == "cpu"
+            and table_device.get("cpu_fingerprint") == cpu_fingerprint()
+            and table_device.get("cpus") == os.cpu_count())
 
-    Virtual CPUs often report only "AMD EPYC"; two such hosts measured 2.3× apart on the same
-    networks (README, "What was run where"), so the fingerprint, not the name, decides.
+
+def fingerprint_id(fp: dict[str, Any] | None = None, cpus: int | None = None) -> str:
+    """A short stable name of a CPU (its fingerprint and CPU count): the folder its tables are
+    cached under."""
+    fp = cpu_fingerprint() if fp is None else fp
+    cpus = os.cpu_count() if cpus is None else cpus
+    canon = json.dumps({"fingerprint": fp, "cpus": cpus}, sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+
+def describe_cpu(table_device: dict[str, Any] | None = None) -> str:
+    """``AMD family 25 model 1 (avx/avx2/fma), 2 CPUs``, of a table's CPU or (``None``) this
+    one."""
+    if table_device is None:
+        fp, cpus = cpu_fingerprint(), os.cpu_count()
+    else:
+        fp, cpus = table_device.get("cpu_fingerprint") or {}, table_device.get("cpus")
+    return f"{_describe(fp)}, {cpus} CPUs"
+
+
+def cpu_mismatch(table_device: dict[str, Any]) -> str | None:
+    """Why a CPU latency table does not describe this machine, or ``None`` if it does.
+
+    Virtual CPUs often report only "AMD EPYC"; two such hosts measured 2.5× apart on the same
+    networks, so the fingerprint, not the name, decides. A different CPU is never host drift.
     """
     if table_device.get("kind") != "cpu":
         return None
-    fix = "profile this machine with `tnas-pipeline profile --device cpu --threads 1`"
-    theirs = table_device.get("cpu_fingerprint")
-    if theirs is None:
+    fix = "use --device cpu, which measures this CPU (about 3 minutes, cached), or profile it"
+    if table_device.get("cpu_fingerprint") is None:
         return ("the CPU latency table does not record its CPU's fingerprint, so it cannot be "
                 f"told whether it was measured on this CPU; {fix}")
-    ours = cpu_fingerprint()
-    if ours != theirs or table_device.get("cpus") != os.cpu_count():
-        return (f"the CPU latency table was measured on another CPU ({_describe(theirs)}, "
-                f"{table_device.get('cpus')} CPUs; this one: {_describe(ours)}, "
-                f"{os.cpu_count()} CPUs); its predictions may not hold here; {fix}")
+    if not same_cpu(table_device):
+        return (f"the CPU latency table was measured on another CPU ({describe_cpu(table_device)}"
+                f"; this one: {describe_cpu()}); its predictions do not hold here; {fix}")
     return None
 
 
 def _describe(fp: dict[str, Any]) -> str:
-    return (f"{fp.get('vendor')} family {fp.get('family')} model {fp.get('model')}, "
-            f"{'/'.join(fp.get('flags') or []) or 'no SIMD flags'}")
+    return (f"{fp.get('vendor')} family {fp.get('family')} model {fp.get('model')} "
+            f"({'/'.join(fp.get('flags') or []) or 'no SIMD flags'})")

@@ -1,59 +1,131 @@
 """Building a latency table by measurement, and checking one against fresh networks.
 
-Every block of the search space is measured at the deployment resolution *in context*, and the
-table is saved atomically after each entry, so an interrupted run resumes without re-measuring.
-In context means as a marginal cost inside the smallest network of the space, as nn-Meter measures
-kernels as the runtime fuses them: a block alone pays the graph's borders (input/output layout
-conversion, allocation, per-engine overhead) that it does not pay inside a network, which on the
-2-core CPU made an inverted residual cost 11 ms alone and 1 ms inside a network. So
+Every value is a ratio to the table's **reference network**, ``head → upsampler (largest
+kernel) → skip``, the smallest network of the space, timed interleaved with it
+(:mod:`pipeline.latency.interleaved`). Every block is measured *in context*, as a marginal cost
+inside the reference, as nn-Meter measures kernels as the runtime fuses them: a block alone pays
+the graph's borders (layout conversion, allocation, per-session overhead) that it does not pay
+inside a network. So, with ``R`` the reference:
 
 * the head and the global skip are measured alone (they sit at the graph's borders anyway);
-* the base network ``head → upsampler (+ skip)`` is measured per upsampler kernel, and the
-  upsampler's entry is ``T(base) − head − skip``;
-* each op's entry is ``[T(head → op → op → upsampler) − T(base)] / 2``.
+* the upsampler of the reference's kernel is ``1 − head − skip``; of another kernel ``k``,
+  ``T(head → upsampler k → skip) / T(R) − head − skip``;
+* each op at each width is ``[T(head → op → op → upsampler → skip) / T(R) − 1] / 2``.
 
-The sum of an architecture's entries is then ``T(base) + Σ in-network op costs``.
-Then K random networks of the space are measured end to end (also saved one by one) and the
-calibration ``measured ≈ a · ΣLUT + b`` is fitted and stored with its in-sample fidelity.
-``check`` measures K *fresh* networks (another seed) against an existing table.
+The sum of an architecture's entries is then its reference-relative ``T(base) + Σ in-network
+op costs``. Each of these units is measured in ``runs`` separate passes over all units (fresh
+sessions, minutes apart), so every entry has the spread of separate runs as its uncertainty; the
+table is saved after every run, so ``--resume`` continues an interrupted profile where it stopped.
+The reference's time is the median of its times over all runs.
+
+Then whole networks (random ones of the space, and, from the caller, networks the fit picks)
+are measured and the latency model (:mod:`pipeline.latency.model`) is fitted on them.
+:func:`check` measures fresh networks against an existing table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from pipeline.errors import UserError
-from pipeline.latency.backends import LatencyBackend, MeasureProtocol
+from pipeline.latency.backends import LatencyBackend
 from pipeline.latency.blocks import Block, space_blocks
 from pipeline.latency.devices import device_info
-from pipeline.latency.fidelity import fidelity, fit_linear
-from pipeline.latency.lut import MEASURED, LatencyTable
-from pipeline.latency.stats import TimingStats, marginal
+from pipeline.latency.fidelity import fidelity
+from pipeline.latency.interleaved import RatioProtocol, RatioRun
+from pipeline.latency.lut import MEASURED, LatencyTable, decode_arch, encode_arch
+from pipeline.latency.measure import (
+    ENTRY_PROTOCOL,
+    MODEL_PROTOCOL,
+    NETWORK_PROTOCOL,
+    Reference,
+    measure_architecture,
+    measure_ratio,
+)
+from pipeline.latency.model import fit_on_samples
+from pipeline.networks.architecture import Architecture
 from pipeline.networks.builder import build_network
 from pipeline.networks.complexity import lr_size
 from pipeline.search_space import SearchSpace
 
-# Whole networks take 10–100× longer than a block; fewer repeats keep a full CPU profile of the
-# default space well inside 15 minutes on 2 cores while the median stays stable.
-NETWORK_PROTOCOL = MeasureProtocol(warmup=3, repeats=10)
+BLOCK_METHOD = ("in-context marginal, as ratios to the reference network head → upsampler "
+                "(largest kernel) → skip: head and skip alone; upsampler(k) = T(head → "
+                "upsampler k → skip)/T(ref) − head − skip; op = [T(head → op → op → upsampler → "
+                "skip)/T(ref) − 1] / 2")
 
 
-def _provenance(backend: LatencyBackend, device: str, protocol: MeasureProtocol,
-                net_protocol: MeasureProtocol) -> dict[str, Any]:
-    return {
-        "device": device_info(device), "runtime": backend.describe(),
-        "protocol": {"blocks": vars(protocol), "networks": vars(net_protocol),
-                     "statistic": "median",
-                     "block_method": "in-context marginal: head and skip alone; upsampler = "
-                                     "T(head→upsampler) − head − skip; op = [T(head→op→op→"
-                                     "upsampler) − T(head→upsampler)] / 2"},
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+def reference_architecture(space: SearchSpace) -> Architecture:
+    """The reference network of a space's tables: head → upsampler (largest kernel) → skip."""
+    return space.architecture([], max(space.upsampler_kernels), name="reference")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing the profile times against the reference."""
+
+    key: str
+    module: Callable[[], torch.nn.Module]
+    shape: tuple[int, ...]
+
+
+def profile_units(space: SearchSpace, output_size: tuple[int, int], precision: str
+                  ) -> tuple[list[Unit], list[Block]]:
+    """The units a profile measures, and the blocks whose entries they give."""
+    w, h = lr_size(output_size, space.scale)
+    shape = (1, 3, h, w)
+    blocks = space_blocks(space, output_size, precision)
+    k_ref = max(space.upsampler_kernels)
+    head = blocks[0]
+    skip = next((b for b in blocks if b.kind == "skip"), None)
+    units = [Unit("head", head.module, head.input_shape)]
+    if skip:
+        units.append(Unit("skip", skip.module, skip.input_shape))
+    for k in space.upsampler_kernels:
+        if k != k_ref:
+            units.append(Unit(f"base:k{k}", lambda k=k: build_network(
+                space.architecture([], k, name="base")), shape))
+    for b in blocks:
+        if b.kind == "layer" and b.cin == b.cout:
+            pair = [[(b.op, b.width), (b.op, b.width)]]
+            units.append(Unit(f"pair:{b.op}:{b.width}", lambda pair=pair: build_network(
+                space.architecture(pair, k_ref, name="harness")), shape))
+    return units, blocks
+
+
+def _entries_from_runs(table: LatencyTable, blocks: list[Block]) -> None:
+    """Per-run entries from the units' runs (module docstring), then each entry's median and
+    the spread of its runs."""
+    meas = table.data["measurements"]
+    space = table.space
+    k_ref = max(space.upsampler_kernels)
+    runs = min(len(v) for v in meas.values())
+
+    def r(key: str) -> np.ndarray:
+        return np.array([run["ratio"] for run in meas[key][:runs]]) if key in meas else \
+            np.zeros(runs)
+
+    head, skip = r("head"), r("skip")
+    for b in blocks:
+        if b.kind == "layer" and b.cin != b.cout:
+            vals = head
+        elif b.kind == "skip":
+            vals = skip
+        elif b.kind == "upsampler":
+            base = np.ones(runs) if b.kernel == k_ref else r(f"base:k{b.kernel}")
+            vals = base - head - skip
+        else:
+            vals = (r(f"pair:{b.op}:{b.width}") - 1.0) / 2.0
+        vals = np.maximum(vals, 0.0)  # a cost too small to resolve is no cost, never a gain
+        sd = float(vals.std(ddof=1)) if runs > 1 else 0.0
+        table.set_entry(b, float(np.median(vals)), sd, [float(v) for v in vals])
 
 
 def _same_setup(table: LatencyTable, backend: LatencyBackend, output_size: tuple[int, int],
@@ -63,103 +135,139 @@ def _same_setup(table: LatencyTable, backend: LatencyBackend, output_size: tuple
     if (rt.get("runtime"), rt.get("version")) != (mine["runtime"], mine["version"]):
         raise UserError(f"{table.path} was measured with {rt.get('runtime')} {rt.get('version')}, "
                         f"not {mine['runtime']} {mine['version']}; start a new table")
+    if rt.get("threads") != mine.get("threads"):
+        raise UserError(f"{table.path} was measured with {rt.get('threads')} thread(s), not "
+                        f"{mine.get('threads')}; pass --threads {rt.get('threads')}")
     if table.output_size != tuple(output_size) or table.precision != precision:
         raise UserError(f"{table.path} is for {table.output_size[0]}x{table.output_size[1]} "
                         f"{table.precision}; --resume with the same --output-size and --precision")
 
 
-def measure_network_ms(backend: LatencyBackend, arch: Any, output_size: tuple[int, int],
-                       protocol: MeasureProtocol = NETWORK_PROTOCOL) -> float:
-    """Median end-to-end latency of an architecture at the output size."""
-    w, h = lr_size(output_size, arch.scale)
-    return backend.measure(build_network(arch), (1, arch.colors, h, w), protocol).median_ms
-
-
-def _measure_blocks_in_context(backend: LatencyBackend, space: SearchSpace,
-                               output_size: tuple[int, int], table: LatencyTable,
-                               protocol: MeasureProtocol, progress: bool) -> None:
-    w, h = lr_size(output_size, space.scale)
-    shape = (1, 3, h, w)
-    blocks = space_blocks(space, output_size, backend.precision)
-    todo = [b for b in blocks if not table.has(b)]
-    bases = table.data.setdefault("context_bases", {})
-    harness_k = space.upsampler_kernels[-1]
-
-    def base(k: int) -> TimingStats:
-        if str(k) not in bases:  # saved, so a resumed profile does not measure it again
-            net = build_network(space.architecture([], k, name="base"))
-            bases[str(k)] = backend.measure(net, shape, protocol).to_dict()
-            table.save()
-        return TimingStats.from_dict(bases[str(k)])
-
-    head = blocks[0]
-    skip = next((b for b in blocks if b.kind == "skip"), None)
-
-    def alone(block: Block) -> float:
-        if not table.has(block):
-            table.set(block, backend.measure(block.module(), block.input_shape, protocol))
-            table.save()
-        return table.block_ms(block)
-
-    for block in tqdm(todo, desc="blocks", disable=not progress, dynamic_ncols=True):
-        if table.has(block):  # measured above as part of another entry
-            continue
-        if block is head or block is skip:
-            alone(block)
-            continue
-        if block.kind == "upsampler":
-            fixed = alone(head) + (alone(skip) if skip else 0.0)
-            b = base(block.kernel or 3)
-            stats = marginal(b, TimingStats(fixed, fixed, fixed, 0.0, b.n))
-        else:
-            pair = [[(block.op, block.width), (block.op, block.width)]]
-            net = build_network(space.architecture(pair, harness_k, name="harness"))
-            stats = marginal(backend.measure(net, shape, protocol), base(harness_k), copies=2)
-        table.set(block, stats)
-        table.save()
-
-
-def profile(backend: LatencyBackend, device: str, space: SearchSpace,
-            output_size: tuple[int, int], out: str | Path, resume: bool = False,
-            protocol: MeasureProtocol | None = None, networks: int = 30, seed: int = 0,
-            progress: bool = True) -> LatencyTable:
-    """Measure every block of ``space``, then calibrate on ``networks`` random networks."""
-    protocol = protocol or MeasureProtocol()
+def start_table(backend: LatencyBackend, device: str, space: SearchSpace,
+                output_size: tuple[int, int], out: str | Path, resume: bool,
+                protocol: RatioProtocol, method: str = MEASURED) -> LatencyTable:
+    """A new table at ``out``, or (``resume``) the unfinished one there."""
     out = Path(out)
     lr_size(output_size, space.scale)  # the scale must divide the output size
     if out.exists() and resume:
         table = LatencyTable.load(out)
         table.require_compatible(space)
         _same_setup(table, backend, output_size, backend.precision)
-    elif out.exists():
+        return table
+    if out.exists():
         raise UserError(f"{out} exists; pass --resume to continue it, or choose another -o")
-    else:
-        table = LatencyTable.new(space, output_size, backend.precision, MEASURED,
-                                 _provenance(backend, device, protocol, NETWORK_PROTOCOL))
-        table.save(out)
+    table = LatencyTable.new(space, output_size, backend.precision, method, {
+        "device": device_info(device), "runtime": backend.describe(),
+        "protocol": {"entries": protocol.to_dict(), "networks": NETWORK_PROTOCOL.to_dict(),
+                     "model_networks": MODEL_PROTOCOL.to_dict(),
+                     "statistic": "median of per-pair ratios target/reference, timed "
+                                  "interleaved (A B A B) in one process",
+                     "block_method": BLOCK_METHOD},
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }, reference=reference_architecture(space))
+    table.data["measurements"] = {}
+    table.save(out)
+    return table
 
-    _measure_blocks_in_context(backend, space, output_size, table, protocol, progress)
 
-    samples = table.data.setdefault("calibration_samples", [])
-    # The seed rebuilds the calibration networks later (validate's host-drift reference).
-    table.data.setdefault("protocol", {})["calibration_seed"] = seed
-    rng = np.random.default_rng(seed)
-    archs = [space.random_architecture(rng, name=f"calib-{i}") for i in range(networks)]
-    bar = tqdm(total=networks, initial=len(samples), desc="calibration networks",
-               disable=not progress, dynamic_ncols=True)
-    for arch in archs[len(samples):]:
-        samples.append({"raw_ms": table.raw_ms(arch),
-                        "measured_ms": measure_network_ms(backend, arch, output_size),
-                        "cells": len(arch.cells)})
-        table.save()
-        bar.update(1)
+def measure_entries(table: LatencyTable, backend: LatencyBackend, protocol: RatioProtocol,
+                    progress: bool = True) -> None:
+    """Measure every unit ``protocol.runs`` times, one pass over all units per run, saving
+    after each; then derive the entries and the reference's time."""
+    space = table.space
+    units, blocks = profile_units(space, table.output_size, table.precision)
+    meas = table.data.setdefault("measurements", {})
+    reference = Reference(backend, table.reference_arch, table.output_size)
+    one_run = replace(protocol, runs=1)
+    todo = sum(max(0, protocol.runs - len(meas.get(u.key, []))) for u in units)
+    bar = tqdm(total=len(units) * protocol.runs, initial=len(units) * protocol.runs - todo,
+               desc="blocks", disable=not progress, dynamic_ncols=True)
+    prepared: dict[str, Any] = {}
+    for p in range(protocol.runs):
+        for unit in units:
+            runs = meas.setdefault(unit.key, [])
+            if len(runs) > p:
+                continue
+            if unit.key not in prepared:
+                prepared[unit.key] = backend.prepare(unit.module(), unit.shape)
+
+            def save(run: RatioRun, runs: list = runs) -> None:
+                runs.append(run.to_dict())
+                table.save()
+
+            measure_ratio(backend, prepared[unit.key], unit.shape, reference, one_run,
+                          on_run=save)
+            bar.update(1)
     bar.close()
-    raw = [s["raw_ms"] for s in samples]
-    meas = [s["measured_ms"] for s in samples]
-    a, b = fit_linear(raw, meas)
-    table.data["calibration"] = {"a": a, "b": b, "networks": len(samples),
-                                 "in_sample": fidelity([a * r + b for r in raw], meas).to_dict()}
+    ref_times = [run["reference_ms"] for runs in meas.values() for run in runs]
+    table.data["reference"]["ms"] = round(float(np.median(ref_times)), 6)
+    per_pass = [float(np.median([meas[u.key][p]["reference_ms"] for u in units]))
+                for p in range(protocol.runs)]
+    table.data["reference"]["ms_per_run"] = [round(v, 6) for v in per_pass]
+    _entries_from_runs(table, blocks)
     table.save()
+
+
+def plan_model_networks(table: LatencyTable, archs: Sequence[Architecture], source: str) -> None:
+    """Add ``archs`` to the networks the model is fitted on (once each; kept in the table so an
+    interrupted profile measures the same ones)."""
+    plan = table.data.setdefault("model_plan", [])
+    have = {(p["source"], str(p["arch"])) for p in plan}
+    for arch in archs:
+        item = {"arch": encode_arch(arch), "source": source}
+        if (source, str(item["arch"])) not in have:
+            plan.append(item)
+            have.add((source, str(item["arch"])))
+    table.save()
+
+
+def measure_model_networks(table: LatencyTable, backend: LatencyBackend,
+                           protocol: RatioProtocol = MODEL_PROTOCOL,
+                           progress: bool = True) -> None:
+    """Measure the planned model networks not yet measured, saving after each, then fit the
+    model on all of them."""
+    plan = table.data.get("model_plan") or []
+    samples = table.data.setdefault("model_samples", [])
+    done = {str(s["arch"]) for s in samples}
+    space = table.space
+    reference = Reference(backend, table.reference_arch, table.output_size)
+    todo = [p for p in plan if str(p["arch"]) not in done]
+    for p in tqdm(todo, desc="model networks", disable=not progress, dynamic_ncols=True):
+        arch = decode_arch(space, p["arch"])
+        stats = measure_architecture(backend, arch, table.output_size, reference, protocol)
+        samples.append({"arch": p["arch"], "source": p["source"], "ratio": round(stats.ratio, 8),
+                        "ci": round(stats.ci, 6), "reference_ms": round(stats.reference_ms, 6)})
+        table.save()
+    fit_model(table)
+
+
+def fit_model(table: LatencyTable) -> None:
+    """Fit the latency model on the table's measured networks and save."""
+    samples = table.samples()
+    table.data["model"] = fit_on_samples(table.space, samples, table.parts) if samples else None
+    table.save()
+
+
+def random_networks(space: SearchSpace, count: int, seed: int, prefix: str = "random"
+                    ) -> list[Architecture]:
+    rng = np.random.default_rng(seed)
+    return [space.random_architecture(rng, name=f"{prefix}-{i}") for i in range(count)]
+
+
+def profile(backend: LatencyBackend, device: str, space: SearchSpace,
+            output_size: tuple[int, int], out: str | Path, resume: bool = False,
+            protocol: RatioProtocol = ENTRY_PROTOCOL, networks: int = 30, seed: int = 0,
+            progress: bool = True, model_protocol: RatioProtocol = MODEL_PROTOCOL
+            ) -> LatencyTable:
+    """Measure every block of ``space``, then fit the model on ``networks`` random networks.
+
+    Callers that can (the CLI, the bring-up) add networks the fit picks with
+    :func:`plan_model_networks` and :func:`measure_model_networks` afterwards."""
+    table = start_table(backend, device, space, output_size, out, resume, protocol)
+    measure_entries(table, backend, protocol, progress)
+    table.data.setdefault("protocol", {})["model_seed"] = seed
+    plan_model_networks(table, random_networks(space, networks, seed), "random")
+    measure_model_networks(table, backend, model_protocol, progress)
     return table
 
 
@@ -170,19 +278,38 @@ def require_measured(table: LatencyTable) -> None:
                         "(tnas-pipeline profile) and check that instead")
 
 
-def check(table: LatencyTable, backend: LatencyBackend, networks: int = 30, seed: int = 12345,
-          progress: bool = True) -> dict[str, Any]:
-    """Fidelity of ``table`` on ``networks`` fresh random networks measured now."""
+def check(table: LatencyTable, backend: LatencyBackend, archs: Sequence[tuple[str, Architecture]],
+          protocol: RatioProtocol = NETWORK_PROTOCOL, progress: bool = True) -> dict[str, Any]:
+    """Fidelity of ``table`` on ``(source, architecture)`` networks measured now.
+
+    Prediction and measurement are compared as ratios to the reference (so host drift between
+    the table and now cancels) and shown in ms at the reference's time now."""
     require_measured(table)
     _same_setup(table, backend, table.output_size, table.precision)
-    space = table.space
-    rng = np.random.default_rng(seed)
+    reference = Reference(backend, table.reference_arch, table.output_size)
     rows = []
-    for i in tqdm(range(networks), desc="check networks", disable=not progress,
-                  dynamic_ncols=True):
-        arch = space.random_architecture(rng, name=f"check-{i}")
-        rows.append({"predicted_ms": table.predict_ms(arch),
-                     "measured_ms": measure_network_ms(backend, arch, table.output_size),
+    for source, arch in tqdm(archs, desc="check networks", disable=not progress,
+                             dynamic_ncols=True):
+        stats = measure_architecture(backend, arch, table.output_size, reference, protocol)
+        pred = table.predict_ratio(arch)
+        rows.append({"source": source, "arch": encode_arch(arch),
+                     "predicted_ratio": pred.value, "measured_ratio": stats.ratio,
+                     "predicted_ms": pred.value * stats.reference_ms, "measured_ms": stats.ms,
+                     "reference_ms": stats.reference_ms, "ci": stats.ci, "sd": stats.sd,
                      "cells": len(arch.cells)})
-    fid = fidelity([r["predicted_ms"] for r in rows], [r["measured_ms"] for r in rows])
-    return {"lut": str(table.path), **fid.to_dict(), "samples": rows}
+    ref_now = float(np.median([r["reference_ms"] for r in rows])) if rows else None
+    result: dict[str, Any] = {
+        "lut": str(table.path), **_fid(rows), "reference_ms_now": ref_now,
+        "reference_ms_table": table.profiled_reference_ms,
+        "by_source": {s: _fid([r for r in rows if r["source"] == s])
+                      for s in sorted({r["source"] for r in rows})},
+        "samples": rows}
+    return result
+
+
+def _fid(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        return {"networks": 0}
+    return fidelity([r["predicted_ratio"] for r in rows],
+                    [r["measured_ratio"] for r in rows]).to_dict()
+

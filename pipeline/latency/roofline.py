@@ -6,7 +6,8 @@ Jetson table: dense FP16 tensor-core throughput for FP16 convolutions, half of i
 convolutions (TensorRT runs them as TF32 on tensor cores by default), the FP32 CUDA-core figure for
 depthwise convolutions (tensor cores do not help them), and the memory bandwidth for every byte of
 activations and weights moved. The efficiencies are assumptions, recorded in the table: real
-kernels reach a fraction of peak. A measured table on the device replaces an estimate.
+kernels reach a fraction of peak. A measured table on the device replaces an estimate. An
+estimate has no reference network: its entries are milliseconds over a nominal 1 ms reference.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from torch import nn
 from pipeline.errors import UserError
 from pipeline.latency.blocks import Block, space_blocks
 from pipeline.latency.lut import ESTIMATE, LatencyTable
-from pipeline.latency.stats import TimingStats
 from pipeline.search_space import SearchSpace
 
 # name: (FP16 dense TFLOP/s, FP32 TFLOP/s, GB/s, label) — REFERENCE.md, "Jetson Orin".
@@ -94,5 +94,5 @@ def estimate_table(device: str, space: SearchSpace, output_size: tuple[int, int]
     })
     for block in space_blocks(space, output_size, precision):
         ms = estimate_block_ms(block, device)
-        table.set(block, TimingStats(median_ms=ms, p90_ms=ms, mean_ms=ms, std_ms=0.0, n=0))
+        table.set_entry(block, ms, 0.0)  # milliseconds over the nominal 1 ms reference
     return table

@@ -1,20 +1,26 @@
 """The latency tables shipped in ``hardware_profiles/`` and which one each ``--device`` means.
 
-``cpu`` is the measured 2-core ONNX Runtime table (1 intra-op thread), at ×2 and ×4 (one table
-per scale, since the cells run at the low-resolution size); ``jetson`` the Orin Nano FP16
-roofline estimate (commands that use it say it is an estimate). ``cuda`` has no shipped
-table: GPUs differ too much, so it must be profiled (``tnas-pipeline profile --device cuda``).
-The directory is found next to the package, as in a source checkout or an editable install.
+``cpu`` means *this* CPU: the shipped 2-core ONNX Runtime table (1 intra-op thread) of a scale
+and search space when it was measured on a CPU with this one's fingerprint, else this CPU's
+table in the user's cache, else, where the caller allows it, a table brought up here now
+(:mod:`pipeline.latency.bringup`). ``jetson`` is the Orin Nano FP16 roofline estimate (commands
+that use it say it is an estimate). ``cuda`` has no shipped table: GPUs differ too much, so it
+must be profiled (``tnas-pipeline profile --device cuda``). The directory is found next to the
+package (a source checkout or an editable install); ``TNAS_PIPELINE_SHIPPED_PROFILES`` points
+the CPU tables elsewhere, which the tests and the main-job benchmark use to make the shipped
+tables another CPU's.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.latency.lut import LatencyTable
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "hardware_profiles"
+SHIPPED_ENV = "TNAS_PIPELINE_SHIPPED_PROFILES"
 SHIPPED = {
     "cpu": "cpu-2core-ort-fp32-x{scale}-1280x720{space}.json",
     "jetson": "jetson-orin-nano-fp16-x{scale}-1280x720{space}.json",
@@ -26,28 +32,55 @@ PROFILE_HINT = {
 }
 
 
-def resolve_profile(device: str, scale: int | None = None, space: str = "default"
-                    ) -> LatencyTable:
+def profiles_dir(device: str = "cpu") -> Path:
+    """Where the shipped tables are (``TNAS_PIPELINE_SHIPPED_PROFILES`` overrides it for the CPU
+    tables)."""
+    env = os.environ.get(SHIPPED_ENV)
+    if env and device == "cpu":
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "hardware_profiles"
+
+
+def shipped_path(device: str, scale: int = 2, space: str = "default") -> Path:
+    tag = "" if space == "default" else f"-{space}"
+    return profiles_dir(device) / SHIPPED[device].format(scale=scale, space=tag)
+
+
+def shipped_table(device: str, scale: int = 2, space: str = "default") -> LatencyTable:
+    """The shipped table of ``device`` at ``scale`` for ``space``, or a one-line error that
+    names the command that makes one."""
+    path = shipped_path(device, scale, space)
+    if not path.is_file():
+        tag = "" if space == "default" else f"-{space}"
+        if shipped_path(device).is_file():
+            name = f"{device}-x{scale}{tag}.json"
+            what = f"x{scale}" + (f" and the {space} space" if tag else "")
+            hint = PROFILE_HINT[device].format(
+                scale=scale, space_opt=f" --space {space}" if tag else "", name=name)
+            raise UserError(f"no {device} latency table is shipped for {what}; make one "
+                            f"with `{hint}` and pass --device {name}")
+        raise UserError(f"the shipped profile {path} is missing (install from a source "
+                        "checkout, or pass --device FILE.json)")
+    return LatencyTable.load(path)
+
+
+def resolve_profile(device: str, scale: int | None = None, space: str = "default",
+                    bring_up: str | None = None, log: Callable[[str], None] | None = None,
+                    progress: bool = True) -> LatencyTable:
     """``cpu``, ``cuda``, ``jetson`` or a LUT file → the latency table.
 
-    For a shipped device, ``scale`` picks the table made at that scale (×2 when not given) and
-    ``space`` the search space (``default``, or ``mixed`` for mixed-path search); a LUT file is
-    returned as it is (the caller checks its scale and space against the search)."""
+    For ``cpu``: this CPU's table (module docstring). ``bring_up`` (``profile`` or
+    ``transfer``) measures one when there is none yet; without it a foreign shipped table is
+    returned as it is, and callers report the mismatch. ``scale`` picks the table made at that
+    scale (×2 when not given) and ``space`` the search space (``default``, ``mixed`` or
+    ``pool``); a LUT file is returned as it is (the caller checks its scale and space)."""
+    if device == "cpu":
+        from pipeline.latency.bringup import table_for_this_cpu
+
+        return table_for_this_cpu(scale or 2, space, bring_up=bring_up, log=log,
+                                  progress=progress)
     if device in SHIPPED:
-        s = scale or 2
-        tag = "" if space == "default" else f"-{space}"
-        path = PROFILES_DIR / SHIPPED[device].format(scale=s, space=tag)
-        if not path.is_file():
-            if (PROFILES_DIR / SHIPPED[device].format(scale=2, space="")).is_file():
-                name = f"{device}-x{s}{tag}.json"
-                what = f"x{s}" + (f" and the {space} space" if tag else "")
-                hint = PROFILE_HINT[device].format(
-                    scale=s, space_opt=f" --space {space}" if tag else "", name=name)
-                raise UserError(f"no {device} latency table is shipped for {what}; make one "
-                                f"with `{hint}` and pass --device {name}")
-            raise UserError(f"the shipped profile {path} is missing (install from a source "
-                            "checkout, or pass --device FILE.json)")
-        return LatencyTable.load(path)
+        return shipped_table(device, scale or 2, space)
     if device == "cuda":
         raise UserError("no latency table is shipped for --device cuda (GPUs differ too much); "
                         "make one with `tnas-pipeline profile --device cuda -o cuda.json` and "

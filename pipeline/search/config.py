@@ -64,7 +64,9 @@ class SearchConfig:
     evolve_active: int = 4
     evolve_drop: int = 2
     evolve_criterion: str = "weight"
-    headroom: float = 0.07                 # fit into [0.9, 1 − headroom] × budget
+    # Fit into [0.9, 1 − headroom] × budget; None: the window the table's model uncertainty
+    # leaves (pipeline.search.budget.prediction_window).
+    headroom: float | None = None
     check_on_device: bool = False          # time the fitted network here and refit by it
     val_every: int = 100
     seed: int = 0
@@ -87,7 +89,7 @@ class SearchConfig:
         if self.evolve_criterion not in ("weight", "abs"):
             raise UserError(f"unknown --evolve-criterion {self.evolve_criterion!r}; use weight "
                             "or abs")
-        if not 0.0 <= self.headroom < 0.1:
+        if self.headroom is not None and not 0.0 <= self.headroom < 0.1:
             raise UserError("--headroom must be in [0, 0.1): the fit window is [0.9, 1 - headroom]")
 
     @property

@@ -1,12 +1,13 @@
 """Check the fitted network on the device itself, and refit by what it measures.
 
-A latency table predicts random networks well (README: 93 % within ±10 % on this CPU), but the fit
-is an optimiser over the table's entries: it prefers the entries that look cheapest, so it
-collects the ones the table underestimates, and the searched networks measured 3–16 % above
-their prediction where random ones did not (the optimiser's curse; README, export results).
-When the search runs on the device whose table it uses (a CPU table measured on this very CPU),
-the cure is cheap: time the fitted network, and while it misses ``[lo, hi] × budget``, refit to
-the budget corrected by the local error of the table,
+The fit is an optimiser over the table's predictions: it prefers what looks cheapest, so it
+collects the networks the table underestimates (the optimiser's curse; searched networks
+measured 3–16 % above prediction before this check existed). When the search runs on the device
+whose table it uses (a CPU table measured on this very CPU), the cure is cheap: time the fitted
+network (as a ratio to the table's reference network, interleaved, in two fresh sessions; ms at
+the table's reference time, so the host's drift since profiling cancels), and accept it only on
+a **confidence bound**: the measurement, widened by its own uncertainty, lies inside
+``[lo, hi] × budget``. Otherwise refit to the budget corrected by the local error of the table,
 
     B' = B · predicted / measured,
 
@@ -18,16 +19,32 @@ where one measurement costs seconds, not a profile.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
 from pipeline.search.fit import FitResult
 
-MEASURED_WINDOW = (0.85, 0.97)  # accept: inside the issue's [0.85, 1.0] with room for drift
+MEASURED_WINDOW = (0.9, 1.0)  # where the measurement must lie, × budget
 MAX_ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class OnDevice:
+    """A network measured here: ms at the table's reference time and the relative half-width
+    of its uncertainty (the wider of the sessions' 95 % CI and their spread)."""
+
+    ms: float
+    rel_uncertainty: float
+
+    @property
+    def low(self) -> float:
+        return self.ms * (1.0 - self.rel_uncertainty)
+
+    @property
+    def high(self) -> float:
+        return self.ms * (1.0 + self.rel_uncertainty)
 
 
 def device_here_reason(lut: LatencyTable) -> str | None:
@@ -43,50 +60,62 @@ def device_here_reason(lut: LatencyTable) -> str | None:
     return cpu_mismatch(lut.data.get("device", {}))
 
 
-def cpu_measure(lut: LatencyTable, sessions: int = 3) -> Callable[[Architecture], float]:
-    """Median over ``sessions`` fresh ONNX Runtime sessions of the profiler's network timing,
-    with the table's thread count."""
+def cpu_measure(lut: LatencyTable) -> Callable[[Architecture], OnDevice]:
+    """Time an architecture here against ``lut``'s reference network (module docstring)."""
     from pipeline.latency.backends.base import get_backend
-    from pipeline.latency.profiler import measure_network_ms
+    from pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_architecture
 
-    backend = get_backend("ort", device="cpu", precision="fp32",
-                          threads=lut.data["runtime"].get("threads"))
+    backend = get_backend("ort", device="cpu", precision="fp32", threads=lut.threads)
+    reference = Reference(backend, lut.reference_arch, lut.output_size)
+    then = lut.profiled_reference_ms
 
-    def measure(arch: Architecture) -> float:
-        return float(np.median([measure_network_ms(backend, arch, lut.output_size)
-                                for _ in range(sessions)]))
+    def measure(arch: Architecture) -> OnDevice:
+        stats = measure_architecture(backend, arch, lut.output_size, reference,
+                                     NETWORK_PROTOCOL)
+        spread = (max(r.ratio for r in stats.runs) - min(r.ratio for r in stats.runs)) / 2.0
+        return OnDevice(stats.ratio * then, max(stats.ci, spread / stats.ratio))
 
     return measure
 
 
 def refit_on_device(fit: FitResult, fit_again: Callable[[FitResult, float], FitResult],
                     to_arch: Callable[[FitResult], Architecture], budget_ms: float,
-                    measure: Callable[[Architecture], float],
+                    measure: Callable[[Architecture], OnDevice],
                     log: Callable[[str], None] = print) -> tuple[FitResult, list[dict[str, Any]]]:
-    """Measure, and refit to the corrected budget until the measurement is in the window.
+    """Measure, and refit to the corrected budget until the measurement's confidence interval
+    lies in the window.
 
     ``fit_again(current, corrected_budget)`` refits from the current choice. Returns a measured
-    fit (the one in the window; failing that, the largest under the window's top; failing that,
-    the fastest) and every round's prediction and measurement.
+    fit (the last accepted on its bound; failing that, of those whose measurement is in the
+    window, the one nearest its middle; failing that, the largest under the window's top;
+    failing that, the fastest) and every round's prediction and measurement.
     """
     lo, hi = (f * budget_ms for f in MEASURED_WINDOW)
     history: list[dict[str, Any]] = []
-    tried: list[tuple[FitResult, float]] = []
+    tried: list[tuple[FitResult, OnDevice]] = []
     current = fit
     for k in range(MAX_ROUNDS):
-        measured = measure(to_arch(current))
-        history.append({"predicted_ms": current.predicted_ms, "measured_ms": measured})
-        tried.append((current, measured))
+        m = measure(to_arch(current))
+        accepted = lo <= m.low and m.high <= hi
+        history.append({"predicted_ms": current.predicted_ms, "measured_ms": m.ms,
+                        "uncertainty": m.rel_uncertainty, "accepted": accepted})
+        tried.append((current, m))
         log(f"on-device check: predicted {current.predicted_ms:.1f} ms, measured "
-            f"{measured:.1f} ms (window {lo:.0f}–{hi:.0f} ms)")
-        if lo <= measured <= hi or k == MAX_ROUNDS - 1:
+            f"{m.ms:.1f} ms ± {m.rel_uncertainty:.1%} (window {lo:.0f}–{hi:.0f} ms"
+            f"{', accepted' if accepted else ''})")
+        if accepted or k == MAX_ROUNDS - 1:
             break
-        nxt = fit_again(current, budget_ms * current.predicted_ms / measured)
+        # Aim the refit at the window's middle, where the interval fits best.
+        target = budget_ms * current.predicted_ms / m.ms
+        nxt = fit_again(current, target)
         if nxt.choice == current.choice:  # the fit cannot move: stop rather than loop
             break
         current = nxt
-    inside = [t for t in tried if lo <= t[1] <= hi]
-    under = [t for t in tried if t[1] <= hi]
-    best = (inside[-1] if inside else max(under, key=lambda t: t[1]) if under
-            else min(tried, key=lambda t: t[1]))
+    bound = [t for t in tried if lo <= t[1].low and t[1].high <= hi]
+    inside = [t for t in tried if lo <= t[1].ms <= hi]
+    under = [t for t in tried if t[1].ms <= hi]
+    middle = sum(MEASURED_WINDOW) / 2.0 * budget_ms
+    best = (bound[-1] if bound else min(inside, key=lambda t: abs(t[1].ms - middle)) if inside
+            else max(under, key=lambda t: t[1].ms) if under
+            else min(tried, key=lambda t: t[1].ms))
     return best[0], history

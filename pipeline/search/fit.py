@@ -1,23 +1,25 @@
-"""Fitting a derived network to the latency budget against the calibrated LUT.
+"""Fitting a derived network to the latency budget against the table's latency model.
 
 The search holds the *expected* latency to the budget; the discrete network it derives can still
 land outside. This greedy fit changes one thing at a time (an edge's width one step, an edge's op,
-the depth by one cell, the upsampler kernel) until the LUT's prediction lies in
-``[lo, hi] × budget``. Each move is ranked by how much the search disliked it (the drop in the
-chosen option's logit) per millisecond it saves or spends, so the fit removes what the search
-valued least; a move that lands inside the window wins outright. Deepening reuses the cells the
-supernet trained beyond the derived depth. If no sequence of moves reaches the window, the result
+the depth by one cell, the upsampler kernel) until the prediction (``predict``, the table's
+model: ΣLUT with its residual correction) lies in ``[lo, hi] × budget``; callers narrow that
+window by the model's uncertainty (:func:`pipeline.search.budget.prediction_window`). Each move
+is ranked by how much the search disliked it (the drop in the chosen option's logit) per
+millisecond it saves or spends, so the fit removes what the search valued least; a move that
+lands inside the window wins outright. Deepening reuses the cells the supernet trained beyond
+the derived depth. If no sequence of moves reaches the window, the result
 says why (budget below the fastest or above the slowest network the space can build).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
 
 from pipeline.search.derive import Choice
-from pipeline.search.latency_term import CostTables
 from pipeline.search.supernet import ArchParams
 from pipeline.search_space import SearchSpace
 
@@ -84,14 +86,11 @@ def _key(c: Choice) -> tuple:
     return (c.depth, c.cells[: c.depth], c.upsampler_kernel)
 
 
-def fit_to_budget(choice: Choice, params: ArchParams, costs: CostTables, space: SearchSpace,
-                  budget_ms: float, lo: float = 0.9, hi: float = 1.0,
+def fit_to_budget(choice: Choice, params: ArchParams, predict: Callable[[Choice], float],
+                  space: SearchSpace, budget_ms: float, lo: float = 0.9, hi: float = 1.0,
                   max_moves: int = 200) -> FitResult:
-    """Greedily move ``choice`` until ``lo·B ≤ predicted ≤ hi·B`` (module docstring)."""
+    """Greedily move ``choice`` until ``lo·B ≤ predict(choice) ≤ hi·B`` (module docstring)."""
     lo_ms, hi_ms = lo * budget_ms, hi * budget_ms
-
-    def predict(c: Choice) -> float:
-        return costs.discrete([list(x) for x in c.cells[: c.depth]], c.upsampler_kernel, space)
 
     current, pred, moves = choice, predict(choice), []
     seen = {_key(choice)}

@@ -5,8 +5,10 @@ Under the relaxed weights of the three levels (:class:`RelaxedWeights`), the exp
     E[T] = a · ( T_head + T_skip + Σ_k δ_k T_up(k)
                  + Σ_n g_n Σ_e Σ_o α_neo Σ_w β_neow T(o, w) ) + b
 
-with ``g_n`` the path weight of cell ``n`` and ``a, b`` the LUT's calibration. It is linear in
-every level's weights, so its gradient reaches all three. :class:`BudgetPenalty` holds it to the
+with ``g_n`` the path weight of cell ``n`` and ``a, b`` the table's model reduced to a line
+(:meth:`~pipeline.latency.lut.LatencyTable.linear_calibration`; the fit of the discrete network
+uses the whole model). It is linear in every level's weights, so its gradient reaches all
+three. :class:`BudgetPenalty` holds it to the
 budget, with a multiplier λ adapted by dual ascent ``λ ← λ + η (E/B − 1)`` (as in constrained
 NAS such as TF-NAS, Hu et al. 2020):
 
@@ -61,7 +63,7 @@ class CostTables:
 
 
 def latency_costs(lut: LatencyTable, space: SearchSpace) -> CostTables:
-    """The LUT's medians in the supernet's layout, with its calibration."""
+    """The table's entries (ms) in the supernet's layout, with its linear calibration."""
     w, h = lr_size(lut.output_size, space.scale)
     c, prec = space.channels, lut.precision
     probe = space.architecture([[(space.ops[0], space.widths[0])]], space.upsampler_kernels[0])
@@ -71,10 +73,9 @@ def latency_costs(lut: LatencyTable, space: SearchSpace) -> CostTables:
                               scale=space.scale)) for k in space.upsampler_kernels]
     ops = [[lut.block_ms(Block("layer", op, c, c, h, w, prec, width, space.act))
             for width in space.widths] for op in space.ops]
-    cal = lut.calibration or {"a": 1.0, "b": 0.0}
+    a, b = lut.linear_calibration()
     return CostTables(fixed=fixed, upsampler=torch.tensor(ups, dtype=torch.float64),
-                      op=torch.tensor(ops, dtype=torch.float64),
-                      a=float(cal["a"]), b=float(cal["b"]))
+                      op=torch.tensor(ops, dtype=torch.float64), a=a, b=b)
 
 
 def param_costs(space: SearchSpace) -> CostTables:

@@ -93,8 +93,8 @@ class MixedCosts:
                           for k in space.upsampler_kernels}
         self.layer = {op: lut.block_ms(Block("layer", op, c, c, h, w, prec, None, space.act))
                       for op in ("rep3x3", "rep1x1")}
-        cal = lut.calibration or {"a": 1.0, "b": 0.0}
-        self.a, self.b = float(cal["a"]), float(cal["b"])
+        self.lut, self.space = lut, space
+        self.a, self.b = lut.linear_calibration()
         # What the proximal step charges each branch (ms, calibrated slope).
         self.branch_ms = torch.tensor([self.a * self.layer[BRANCH_COST_OP[b]]
                                        for b in LINEAR_BRANCHES], dtype=torch.float64)
@@ -106,9 +106,8 @@ class MixedCosts:
         return self.layer["rep3x3" if "conv3x3" in branches else "rep1x1"]
 
     def predict(self, choice: MixedChoice) -> float:
-        raw = self.fixed + self.upsampler[choice.upsampler_kernel] + sum(
-            self.edge_ms(b) for cell in choice.kept for b in cell)
-        return self.a * raw + self.b
+        """The table's model prediction (ms) of the folded network ``choice`` keeps."""
+        return self.lut.predict_ms(choice.architecture(self.space))
 
     def kept_ms(self, alpha: torch.Tensor, kernel: int) -> float:
         """The folded latency of the network that the exact zeros of ``alpha`` keep."""

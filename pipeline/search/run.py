@@ -48,8 +48,9 @@ def lut_record(lut: LatencyTable) -> dict[str, Any]:
             "device": d.get("device"), "runtime": d.get("runtime"), "date": d.get("date"),
             "precision": lut.precision, "output_size": list(lut.output_size),
             "search_space": d["search_space"]["hash"],
-            "cpu_mismatch": cpu_mismatch(d.get("device", {})), "calibration": {
-                k: v for k, v in (lut.calibration or {}).items() if k in ("a", "b", "networks")}}
+            "cpu_mismatch": cpu_mismatch(d.get("device", {})),
+            "reference_ms": lut.profiled_reference_ms, "model_sigma": lut.sigma,
+            "model_networks": (lut.model or {}).get("networks", 0)}
 
 
 def _finetune_config(cfg: SearchConfig, arch_file: Path) -> TrainConfig:
@@ -89,8 +90,9 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
             searcher.restore()
         derived = searcher.search()
     space = searcher.space
-    fit = searcher.fit(derived, lo=0.9, hi=1.0 - cfg.headroom)
-    if not fit.in_window and cfg.headroom > 0:  # the wider window the issue names
+    lo, hi = search_window(cfg, lut)
+    fit = searcher.fit(derived, lo=lo, hi=hi)
+    if not fit.in_window:  # the widest window the budget allows
         fit = searcher.fit(fit.choice, lo=0.9, hi=1.0)
     name = f"searched-{cfg.budget_ms:g}ms"
     device_check: dict[str, Any] | None = None
@@ -103,12 +105,12 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
                 print(f"on-device check skipped: {why}", file=sys.stderr)
         else:
             fit, rounds = refit_on_device(
-                fit, lambda f, corrected: searcher.fit(f.choice, 0.9, 1.0 - cfg.headroom,
-                                                       budget_ms=corrected),
+                fit, lambda f, corrected: searcher.fit(f.choice, lo, hi, budget_ms=corrected),
                 lambda f: f.choice.architecture(space, name=name), cfg.budget_ms,
                 cpu_measure(lut), log=lambda m: print(m, file=sys.stderr))
             kept = next(r for r in reversed(rounds) if r["predicted_ms"] == fit.predicted_ms)
-            device_check = {"rounds": rounds, "measured_ms": kept["measured_ms"]}
+            device_check = {"rounds": rounds, "measured_ms": kept["measured_ms"],
+                            "accepted": kept["accepted"]}
     arch = fit.choice.architecture(space, name=name)
     result = {
         "derived": derived.architecture(space, name=name).to_dict(),
@@ -117,6 +119,8 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         "in_window": fit.in_window, "fit_moves": fit.moves, "fit_reason": fit.reason,
         "device_check": device_check,
         "window_ms": [0.9 * cfg.budget_ms, cfg.budget_ms],
+        "prediction_window_ms": [lo * cfg.budget_ms, hi * cfg.budget_ms],
+        "model_sigma": lut.sigma,
         "search_iterations": (sum(r["iterations"] for r in evolution) if evolution
                               else searcher.iteration),
         "search_seconds": round(sum(r["seconds"] for r in evolution) if evolution
@@ -133,6 +137,17 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         write_json_atomic(sd.result, result)  # last: marks the search phase as done
     D.barrier(searcher.dist)
     return result
+
+
+def search_window(cfg: SearchConfig, lut: LatencyTable) -> tuple[float, float]:
+    """Where the fit puts the prediction (× budget): ``[0.9, 1 − headroom]`` when the config
+    fixes a headroom, else the window the table's model uncertainty leaves for the measurement
+    to land in ``[0.9, 1.0]`` (:func:`pipeline.search.budget.prediction_window`)."""
+    from pipeline.search.budget import prediction_window
+
+    if cfg.headroom is not None:
+        return 0.9, 1.0 - cfg.headroom
+    return prediction_window(lut.sigma)
 
 
 def _prepare(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,

@@ -140,12 +140,12 @@ class Searcher:
     def fit(self, choice: Any, lo: float, hi: float, budget_ms: float | None = None) -> Any:
         """The derived choice fitted to ``[lo, hi] × budget`` (a :class:`FitResult`); the
         on-device check passes a corrected budget."""
-        return fit_to_budget(choice, self.arch, self.latency, self.space,
+        return fit_to_budget(choice, self.arch, self.predict_choice, self.space,
                              budget_ms or self.cfg.budget_ms, lo=lo, hi=hi)
 
     def predict_choice(self, choice: Any) -> float:
-        return self.latency.discrete([list(c) for c in choice.cells[: choice.depth]],
-                                     choice.upsampler_kernel, self.space)
+        """The table's model prediction (ms) of a discrete choice."""
+        return self.lut.predict_ms(choice.architecture(self.space))
 
     def inherit(self, choice: Any, arch: Architecture) -> dict[str, torch.Tensor]:
         return inherit_state(self.supernet, arch)

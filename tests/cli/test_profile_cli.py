@@ -7,8 +7,8 @@ import pytest
 
 from tests.cli.test_cli import assert_user_error, invoke
 
-TINY = ["--output-size", "64x32", "--networks", "3", "--warmup", "1", "--repeats", "3",
-        "--threads", "1"]
+TINY = ["--output-size", "64x32", "--networks", "3", "--fit-networks", "2", "--runs", "1",
+        "--min-pairs", "2", "--max-pairs", "3", "--threads", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +19,9 @@ def cpu_lut(tmp_path_factory):
     summary = json.loads(res.stdout)
     assert summary["method"] == "measured" and summary["entries"] == 20
     assert summary["reachable_ms"]["min"] < summary["reachable_ms"]["max"]
+    assert summary["reference"]["ms"] > 0 and summary["model"]["networks"] >= 3
+    data = json.loads(out.read_text())
+    assert {s["source"] for s in data["model_samples"]} == {"random", "fit"}
     return out
 
 
@@ -28,11 +31,11 @@ def test_help_has_examples():
 
 
 def test_check_json(cpu_lut):
-    res = invoke("profile", "--check", cpu_lut, "--networks", 3, "--json")
+    res = invoke("profile", "--check", cpu_lut, "--networks", 3, "--fit-networks", 2, "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert {"networks", "mape", "within_10pct", "kendall_tau"} <= set(out)
-    assert out["networks"] == 3
+    assert {"networks", "mape", "within_10pct", "kendall_tau", "by_source"} <= set(out)
+    assert out["networks"] == 5 and out["by_source"]["fit"]["networks"] == 2
 
 
 def test_info_and_resume_of_a_complete_table(cpu_lut):
@@ -58,6 +61,8 @@ def test_estimate_says_it_is_one(tmp_path):
     (["--device", "cpu", "--runtime", "trt"], "TensorRT needs an NVIDIA GPU"),
     (["--estimate", "pixel-9"], "no published peaks"),
     (["--check", "/nonexistent.json"], "no such latency table"),
+    (["--device", "cpu", "--runs", "0"], "--runs and --min-pairs must be at least 1"),
+    (["--device", "cpu", "--min-pairs", "9", "--max-pairs", "3"], "--max-pairs at least"),
 ])
 def test_bad_input(args, fragment):
     assert_user_error(invoke("profile", *args), fragment)

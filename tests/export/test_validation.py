@@ -36,7 +36,10 @@ def test_validate_reports_quality_latency_and_verdict(exported, image_folder):
     lat = r["latency_ms"]
     assert lat["input_shape"] == [1, 3, 360, 640] and lat["threads"] == 1
     assert lat["file"] == "model-fp32-1280x720.onnx"  # the static file is what deploys
-    assert 0 < lat["median"] <= lat["p90"] * 1.0001 and lat["repeats"] == 10
+    # Timed as a ratio to the reference network, interleaved, in fresh sessions.
+    assert lat["reference"] == "reference" and lat["rounds"] == 1 and lat["ratio"] > 0
+    assert lat["now_ms"] == pytest.approx(lat["ratio"] * lat["reference_ms_now"])
+    assert lat["median"] > 0 and lat["basis"]
     # The tiny network is outside the shipped table's space: no prediction, and a note says so.
     assert r["predicted_ms"] is None and any("no LUT prediction" in n for n in r["notes"])
     md = (exported / "validation" / "model-fp32.onnx.md").read_text()
@@ -106,3 +109,52 @@ def test_engine_from_another_gpu_or_tensorrt_is_refused(tmp_path):
 def test_validate_help_has_examples():
     res = invoke("validate", "--help")
     assert res.exit_code == 0 and "Examples:" in res.output
+
+
+@pytest.fixture
+def this_cpu_table(tmp_path, exported):
+    """A run whose own table is this CPU's, measured at its resolution (tiny, quick)."""
+    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from pipeline.latency.interleaved import RatioProtocol
+    from pipeline.latency.profiler import profile
+    from pipeline.search_space import SearchSpace
+
+    run = tmp_path / "run"
+    shutil.copytree(exported, run)
+    space = SearchSpace(ops=("resblock3x3",), widths=(8,), max_cells=1, channels=8)
+    profile(OnnxRuntimeBackend(threads=1), "cpu", space, (1280, 720), run / "search" / "lut.json",
+            protocol=RatioProtocol(warmup=1, min_pairs=2, max_pairs=3, runs=3), networks=2,
+            progress=False)
+    return run
+
+
+def test_on_the_tables_cpu_drift_is_corrected_and_budget_use_reported(this_cpu_table,
+                                                                      image_folder):
+    run = this_cpu_table
+    write_json_atomic(run / "search.json", {"budget_ms": 1e6})  # far more than it takes
+    res = invoke("validate", "--run", run, "--data", image_folder, "--rounds", 1, "--json")
+    assert res.exit_code == 0, res.output  # within budget: it passes, with a warning
+    r = json.loads(res.stdout)
+    lat, drift = r["latency_ms"], r["host_drift"]
+    # The verdict's figure is the ratio at the reference's time when the table was measured;
+    # the reading now and the drift are beside it.
+    then = json.loads((run / "search" / "lut.json").read_text())["reference"]["ms"]
+    assert lat["median"] == pytest.approx(lat["ratio"] * then) and "profiled" in lat["basis"]
+    assert drift["ratio"] == pytest.approx(lat["reference_ms_now"] / then)
+    assert r["budget_use"] == pytest.approx(lat["median"] / 1e6)
+    use = next(c for c in r["checks"] if c["name"] == "budget_use")
+    assert not use["ok"] and use["advisory"] and "leaves budget unused" in use["detail"]
+    assert "leaves the rest unused" in res.stderr
+
+
+def test_a_table_of_another_cpu_is_never_drift(this_cpu_table, image_folder):
+    run = this_cpu_table
+    lut = json.loads((run / "search" / "lut.json").read_text())
+    lut["device"]["cpu_fingerprint"] = {"vendor": "TestCPU", "family": "1", "model": "1",
+                                        "stepping": "1", "flags": []}
+    (run / "search" / "lut.json").write_text(json.dumps(lut))
+    res = invoke("validate", "--run", run, "--data", image_folder, "--rounds", 1, "--json")
+    r = json.loads(res.stdout)
+    assert r["host_drift"] is None and r["latency_ms"]["basis"] == "measured now"
+    assert r["latency_ms"]["median"] == r["latency_ms"]["now_ms"]
+    assert any("another CPU" in n and "TestCPU" in n for n in r["notes"])

@@ -1,10 +1,12 @@
 import pytest
 
 from pipeline.latency.backends.base import MeasureProtocol
+from pipeline.latency.interleaved import RatioProtocol
 from pipeline.search_space import SearchSpace
 
 TINY_SIZE = (32, 16)  # output W×H: blocks run in microseconds
 FAST = MeasureProtocol(warmup=1, repeats=3)
+QUICK = RatioProtocol(warmup=1, min_pairs=2, max_pairs=3, runs=3)
 
 
 @pytest.fixture

@@ -1,16 +1,26 @@
-"""The on-device check: refit by the measured error until the device lands in the window."""
+"""The on-device check: refit by the measured error until the measurement, with its confidence
+interval, lies in [0.9, 1.0] × budget; never accept on a point inside and an interval outside."""
 
 from __future__ import annotations
 
 import copy
 
 from pipeline.latency.shipped import resolve_profile
-from pipeline.search.device_check import MEASURED_WINDOW, device_here_reason, refit_on_device
+from pipeline.search.device_check import (
+    MEASURED_WINDOW,
+    OnDevice,
+    device_here_reason,
+    refit_on_device,
+)
 from pipeline.search.fit import FitResult
 
 
 def fake_fit(pred: float, tag: int) -> FitResult:
     return FitResult(choice=tag, predicted_ms=pred, in_window=True)  # type: ignore[arg-type]
+
+
+def exact(ms: float) -> OnDevice:
+    return OnDevice(ms, 0.005)
 
 
 def test_refits_to_the_corrected_budget_until_the_device_agrees():
@@ -19,19 +29,30 @@ def test_refits_to_the_corrected_budget_until_the_device_agrees():
 
     def fit_again(current, corrected):
         asked.append(corrected)
-        return fake_fit(0.92 * corrected, current.choice + 1)
+        return fake_fit(0.95 * corrected, current.choice + 1)
 
-    final, rounds = refit_on_device(fake_fit(92.0, 0), fit_again, lambda f: f,
-                                    budget, lambda f: bias * f.predicted_ms, log=lambda _: None)
-    assert asked == [budget * 92.0 / (92.0 * bias)]  # B' = B · predicted / measured
-    assert [r["measured_ms"] for r in rounds] == [92.0 * bias, 92.0]
+    final, rounds = refit_on_device(fake_fit(95.0, 0), fit_again, lambda f: f,
+                                    budget, lambda f: exact(bias * f.predicted_ms),
+                                    log=lambda _: None)
+    assert asked == [budget * 95.0 / (95.0 * bias)]  # B' = B · predicted / measured
+    assert [r["measured_ms"] for r in rounds] == [95.0 * bias, 95.0]
+    assert [r["accepted"] for r in rounds] == [False, True]
     lo, hi = (f * budget for f in MEASURED_WINDOW)
     assert lo <= rounds[-1]["measured_ms"] <= hi and final.choice == 1
 
 
+def test_a_point_inside_with_an_interval_outside_is_not_accepted():
+    """98 ms ± 5 % may be 103 ms: refit, and keep the one whose interval fits."""
+    measured = iter([OnDevice(98.0, 0.05), OnDevice(95.0, 0.01)])
+    final, rounds = refit_on_device(fake_fit(98.0, 0), lambda cur, b: fake_fit(b, cur.choice + 1),
+                                    lambda f: f, 100.0, lambda f: next(measured),
+                                    log=lambda _: None)
+    assert [r["accepted"] for r in rounds] == [False, True] and final.choice == 1
+
+
 def test_stops_when_the_fit_cannot_move():
     final, rounds = refit_on_device(fake_fit(92.0, 0), lambda cur, b: cur, lambda f: f, 100.0,
-                                    lambda f: 200.0, log=lambda _: None)
+                                    lambda f: exact(200.0), log=lambda _: None)
     assert final.choice == 0 and len(rounds) == 1
 
 
@@ -45,8 +66,16 @@ def test_device_check_needs_the_tables_own_device():
 def test_keeps_a_measured_fit_when_the_window_is_never_reached():
     """Four rounds that all miss: the fit kept is one that was measured, the largest under the
     window's top, never an unmeasured refit."""
-    measured = iter([120.0, 99.0, 60.0, 130.0])
+    measured = iter([exact(120.0), exact(101.0), exact(60.0), exact(130.0)])
     final, rounds = refit_on_device(fake_fit(92.0, 0), lambda cur, b: fake_fit(b, cur.choice + 1),
                                     lambda f: f, 100.0, lambda f: next(measured),
                                     log=lambda _: None)
-    assert len(rounds) == 4 and final.choice == 2  # measured 60 ms: the only one under 97
+    assert len(rounds) == 4 and final.choice == 2  # measured 60 ms: the only one under 100
+
+
+def test_of_several_inside_the_one_nearest_the_middle_is_kept():
+    measured = iter([OnDevice(99.0, 0.03), OnDevice(91.0, 0.03), OnDevice(96.0, 0.03),
+                     OnDevice(90.5, 0.03)])
+    final, _ = refit_on_device(fake_fit(92.0, 0), lambda cur, b: fake_fit(b, cur.choice + 1),
+                               lambda f: f, 100.0, lambda f: next(measured), log=lambda _: None)
+    assert final.choice == 2  # 96 ms: nearest 95

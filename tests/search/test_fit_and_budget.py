@@ -8,7 +8,6 @@ from pipeline.latency.shipped import resolve_profile
 from pipeline.search.budget import check_reachable, parse_latency_budget
 from pipeline.search.derive import Choice
 from pipeline.search.fit import fit_to_budget
-from pipeline.search.latency_term import latency_costs
 from pipeline.search.supernet import ArchParams
 from tests.search.conftest import random_cells
 
@@ -16,6 +15,11 @@ from tests.search.conftest import random_cells
 @pytest.fixture(scope="module")
 def lut():
     return resolve_profile("cpu")
+
+
+def model_of(lut):
+    """The fit's ``predict``: the table's model of a choice, in ms."""
+    return lambda c: lut.predict_ms(c.architecture(lut.space))
 
 
 @pytest.mark.parametrize("text,ms", [("30ms", 30.0), ("30 ms", 30.0), ("0.03s", 30.0),
@@ -52,8 +56,7 @@ def test_fit_lands_in_the_window(lut, factor, seed):
     start = Choice(int(rng.integers(1, space.max_cells + 1)),
                    tuple(tuple(c) for c in random_cells(space, rng)), 3)
     params = ArchParams(space)
-    costs = latency_costs(lut, space)
-    res = fit_to_budget(start, params, costs, space, budget, lo=0.9, hi=0.97)
+    res = fit_to_budget(start, params, model_of(lut), space, budget, lo=0.9, hi=0.97)
     assert res.in_window, res.reason
     assert 0.9 * budget <= res.predicted_ms <= 0.97 * budget
     assert res.predicted_ms == pytest.approx(lut.predict_ms(res.choice.architecture(space)))
@@ -62,9 +65,8 @@ def test_fit_lands_in_the_window(lut, factor, seed):
 def test_fit_keeps_a_network_already_in_the_window(lut):
     space = lut.space
     start = Choice(2, tuple((("invres3x3", 32),) * 2 for _ in range(space.max_cells)), 1)
-    costs = latency_costs(lut, space)
     pred = lut.predict_ms(start.architecture(space))
-    res = fit_to_budget(start, ArchParams(space), costs, space, pred / 0.95)
+    res = fit_to_budget(start, ArchParams(space), model_of(lut), space, pred / 0.95)
     assert res.in_window and res.moves == [] and res.choice == start
 
 
@@ -76,9 +78,8 @@ def test_fit_removes_what_the_search_valued_least(lut):
     params.ops.data[0, :, 0] = 5.0
     wide = tuple((("resblock3x3", 64),) * 2 for _ in range(space.max_cells))
     start = Choice(2, wide, 3)
-    costs = latency_costs(lut, space)
     budget = 0.85 * lut.predict_ms(start.architecture(space))
-    res = fit_to_budget(start, params, costs, space, budget)
+    res = fit_to_budget(start, params, model_of(lut), space, budget)
     assert res.in_window
     assert res.choice.cells[0] == wide[0]  # the valued cell is untouched
 
@@ -86,6 +87,17 @@ def test_fit_removes_what_the_search_valued_least(lut):
 def test_fit_says_why_when_impossible(lut):
     space = lut.space
     start = Choice(1, tuple((("invres3x3", 16),) * 2 for _ in range(space.max_cells)), 1)
-    costs = latency_costs(lut, space)
-    res = fit_to_budget(start, ArchParams(space), costs, space, 5.0)
+    res = fit_to_budget(start, ArchParams(space), model_of(lut), space,
+                        0.5 * lut.reachable_range()[0])
     assert not res.in_window and "no sequence" in res.reason
+
+
+@pytest.mark.parametrize(("sigma", "window"), [(0.0, (0.9, 1.0)), (0.02, (0.9 / 0.98, 1 / 1.02)),
+                                               (0.2, (0.94, 0.96))])
+def test_the_prediction_window_keeps_the_model_uncertainty_inside_the_budget(sigma, window):
+    from pipeline.search.budget import prediction_window
+
+    lo, hi = prediction_window(sigma)
+    assert (lo, hi) == pytest.approx(window)
+    if sigma < 0.05:  # one σ either side of a prediction in the window stays in [0.9, 1.0]
+        assert lo * (1 - sigma) == pytest.approx(0.9) and hi * (1 + sigma) == pytest.approx(1.0)

@@ -23,7 +23,9 @@ def lut():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_one_hot_expectation_equals_lut_prediction(lut, seed):
+def test_one_hot_expectation_is_the_linear_calibration_of_the_lut_sum(lut, seed):
+    """The differentiable term is the table's entries under the model reduced to a line
+    (a·ΣLUT + b); the fit then uses the whole model, which the line follows closely."""
     space = lut.space
     rng = np.random.default_rng(seed)
     cells = random_cells(space, rng)
@@ -32,9 +34,12 @@ def test_one_hot_expectation_equals_lut_prediction(lut, seed):
     arch = Choice(depth, tuple(tuple(c) for c in cells), k).architecture(space)
     costs = latency_costs(lut, space)
     w = one_hot_weights(space, depth, cells, k)
-    assert float(costs.expected(w)) == pytest.approx(lut.predict_ms(arch), rel=1e-5)
+    a, b = lut.linear_calibration()
+    line = a * lut.raw_ms(arch) + b
+    assert float(costs.expected(w)) == pytest.approx(line, rel=1e-5)
     assert costs.discrete([list(c) for c in cells[:depth]], k, space) == pytest.approx(
-        lut.predict_ms(arch), rel=1e-9)
+        line, rel=1e-9)
+    assert line == pytest.approx(lut.predict_ms(arch), rel=0.1)
     # Parameters and Mult-Adds have the same form and agree with the network's own count.
     params = param_costs(space).discrete([list(c) for c in cells[:depth]], k, space)
     madds = mult_add_costs(space, (1280, 720)).discrete([list(c) for c in cells[:depth]], k, space)

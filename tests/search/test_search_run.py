@@ -20,8 +20,17 @@ from tests.cli.test_cli import assert_user_error
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def unseen_cpu(tiny_shipped, monkeypatch):
+    """Searches with --device cpu run on a CPU the shipped (tiny, 128×72) table was not measured
+    on: the first brings this CPU up into the session's cache, the rest reuse it."""
+    from pipeline.latency.shipped import SHIPPED_ENV
+
+    monkeypatch.setenv(SHIPPED_ENV, str(tiny_shipped))
+
+
 def search_args(image_folder, out, *extra):
-    return ["search", "--latency-budget", "120ms", "--data", str(image_folder), "--val-data",
+    return ["search", "--latency-budget", "5ms", "--data", str(image_folder), "--val-data",
             str(image_folder), "--iters", "6", "--batch-size", "2", "--patch-size", "16",
             "--finetune-batch-size", "2", "--finetune-patch-size", "16",
             "--threads", "1", "--no-progress", "-o", str(out), *extra]
@@ -43,14 +52,19 @@ def test_search_writes_a_complete_run(searched):
     out, summary = searched
     for key in ("run", "budget_ms", "predicted_ms", "psnr_y"):
         assert key in summary
-    assert summary["budget_ms"] == 120.0
-    assert 0.9 * 120 <= summary["predicted_ms"] <= 120.0
+    assert summary["budget_ms"] == 5.0
+    # The fitted network was timed here (the table is this CPU's, brought up by the search)
+    # and the network kept is one that was measured.
+    check = summary["device_check"]
+    assert summary["predicted_ms"] in [r["predicted_ms"] for r in check["rounds"]]
+    assert summary["lut"]["cpu_mismatch"] is None
     for name in ("arch.json", "weights.safetensors", "metrics.json", "config.json",
                  "command.json", "search.json", "search/trajectories.json",
                  "search/trajectories.png", "search/result.json", "search/lut.json"):
         assert (out / name).is_file(), name
     record = json.loads((out / "search.json").read_text())
     assert len(record["lut"]["sha256"]) == 64 and record["lut"]["method"] == "measured"
+    assert record["lut"]["model_sigma"] > 0 and record["lut"]["reference_ms"] > 0
     traj = json.loads((out / "search" / "trajectories.json").read_text())
     point = traj["points"][-1]
     assert {"depth", "ops", "widths", "upsampler", "latency_ms", "lam", "radius"} <= set(point)
@@ -75,9 +89,12 @@ def test_run_directory_works_with_evaluate_train_and_upscale(searched, image_fol
 
 
 def test_same_seed_same_architecture(tmp_path, image_folder):
+    """Reproducible at equal iterations; the on-device check, which refits by what this host
+    measures, is off here (timings are not reproducible)."""
     archs = []
     for i in range(2):
-        res = invoke(search_args(image_folder, tmp_path / f"r{i}", "--seed", "3"))
+        res = invoke(search_args(image_folder, tmp_path / f"r{i}", "--seed", "3",
+                                 "--no-check-on-device"))
         assert res.exit_code == 0, res.output
         archs.append((tmp_path / f"r{i}" / "arch.json").read_text())
         archs.append((tmp_path / f"r{i}" / "search" / "result.json").read_text().split(
@@ -105,19 +122,20 @@ def test_interrupted_search_resumes(tmp_path, image_folder, monkeypatch):
     assert ck["iteration"] == 3
     monkeypatch.setattr(S.Searcher, "_weight_step", original)
     assert_user_error(invoke(["search", "--latency-budget", "100ms", "--resume", "-o", out]),
-                      "searched under 120 ms")
+                      "searched under 5 ms")
     res = invoke(["search", "--resume", "-o", out, "--no-progress", "--json"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["search_iterations"] == 5  # 12 × 0.4, continued from 3
     # A finished run is not searched again.
-    res = invoke(["search", "--latency-budget", "120ms", "--resume", "-o", out, "--no-progress",
+    res = invoke(["search", "--latency-budget", "5ms", "--resume", "-o", out, "--no-progress",
                   "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["psnr_y"] == summary["psnr_y"]
 
 
 @pytest.mark.parametrize("budget,fragment", [("30", "no unit"), ("-5ms", "negative"),
-                                             ("fast", "not a time"), ("5ms", "below the fastest"),
+                                             ("fast", "not a time"),
+                                             ("0.01ms", "below the fastest"),
                                              ("5s", "above")])
 def test_bad_budgets_refused_before_anything_is_written(tmp_path, image_folder, budget, fragment):
     out = tmp_path / "run"
@@ -187,11 +205,13 @@ def test_config_budget_split():
 
 def test_search_at_x4_uses_the_shipped_x4_table(tmp_path, image_folder):
     out = tmp_path / "x4"
-    res = invoke(search_args(image_folder, out, "--scale", "4", "--json"))
+    args = search_args(image_folder, out, "--scale", "4", "--json")
+    args[2] = "2ms"  # the x4 cells run at a quarter of the pixels
+    res = invoke(args)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     x4 = resolve_profile("cpu", 4)
     arch = json.loads((out / "arch.json").read_text())
     assert arch["scale"] == 4
     assert json.loads((out / "search" / "lut.json").read_text())["scale"] == 4
-    assert summary["predicted_ms"] <= 120 and x4.reachable_range()[0] <= summary["predicted_ms"]
+    assert x4.reachable_range()[0] <= summary["predicted_ms"] <= x4.reachable_range()[1]
