@@ -3,30 +3,27 @@
 Runs, in order, each benchmark with the arguments its README section names, then
 ``bench/update_readme.py``:
 
-1. ``lut_fidelity``: ``lut_fidelity.py --threads 1 --ship --tag cpu-1thread``, which profiles
-   this CPU, checks the table and ships it (the README describes the shipped table, and the
-   search benchmarks refuse a table from another CPU), and ``--threads 2 --tag cpu-2threads``
-   (not shipped): about 20 minutes;
-2. ``search_budgets``: ``search_budgets.py --budgets 100 250 500 1000 --ablation-budget 250
-   --minutes 4``, the baselines and the searched networks at ×2: about 40 minutes;
-3. ``x4``: the ×4 table, profiled, checked and shipped (``lut_fidelity.py --scale 4 --ship``),
-   then baselines and searched networks at ×4 (``search_budgets.py --lut cpu-x4``): about 30
-   minutes;
-4. ``export_validate``: ``export_validate.py``, then ``plot_prediction.py``: about 15 minutes;
-5. ``mixed_path``: the mixed space's table (profile, check, ship), then mixed-path search
-   against sparsestmax at 250 ms: about 20 minutes;
-6. ``evolution``: the op pool's table (profile, check, ship), then evolution over the pool
-   against one round on the fixed space at 250 ms: about 35 minutes;
-7. ``main_job``: the README's main command on a fresh clone of HEAD, timed: about 13 minutes.
+1. ``lut_fidelity``: the full profile of each shipped CPU table on this CPU, each checked
+   right after (``lut_fidelity.py --ship --stage profile check1``): ×2, ×4, the mixed-path
+   space and the op pool; about 2 hours;
+2. ``bringup``: an unseen CPU brought up by transfer and by the bring-up profile, each checked
+   (``bringup.py``): about 30 minutes;
+3. ``budget_hits``: 3 budgets at ×2 and 2 at ×4, 3 seeds each, validated after all have
+   searched (``budget_hits.py``), then ``plot_prediction.py``: about 50 minutes;
+4. ``lut_fidelity_again``: the second check of every table, at least 30 minutes after its
+   profile (``lut_fidelity.py --stage check2 --wait``): about 1 hour;
+5. ``main_job``: the README's main command on a fresh clone with the shipped tables another
+   CPU's (``main_job.py --foreign``), then as it is (``main_job.py``): about 30 minutes;
+6. the searches against the baselines and the older search benchmarks (``search_budgets``,
+   ``x4``, ``export_validate``, ``mixed_path``, ``evolution``): about 2.5 hours.
 
-About 3 hours on 2 CPU cores; nothing else should run meanwhile (latency is measured). Each
-step prints its wall time. ``--only NAME ...`` runs some of them, ``--from NAME`` the rest from
-one on (to go on after a stop); ``--keep-tables`` profiles and checks without replacing the
-shipped tables (the searches then use the shipped ones, which must be this CPU's).
+About 7 hours on 2 CPU cores; nothing else should run meanwhile (latency is measured). Each
+step prints its wall time, and every benchmark keeps its progress under ``bench/out`` and goes
+on where it stopped. ``--only NAME ...`` runs some of them, ``--from NAME`` the rest from one on.
 
     python bench/all.py
-    python bench/all.py --only search_budgets export_validate
-    python bench/all.py --from x4
+    python bench/all.py --only lut_fidelity bringup
+    python bench/all.py --from budget_hits
 """
 
 from __future__ import annotations
@@ -39,20 +36,23 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
+TABLES = [["--tag", "cpu-x2"], ["--tag", "cpu-x4", "--scale", "4"],
+          ["--tag", "cpu-mixed", "--space", "mixed"], ["--tag", "cpu-pool", "--space", "pool"]]
 STEPS = {
-    "lut_fidelity": [["lut_fidelity.py", "--threads", "1", "--tag", "cpu-1thread"],
-                     ["lut_fidelity.py", "--threads", "2", "--tag", "cpu-2threads"]],
+    "lut_fidelity": [["lut_fidelity.py", *t, "--ship", "--stage", "profile", "check1"]
+                     for t in TABLES],
+    "bringup": [["bringup.py"]],
+    "budget_hits": [["budget_hits.py"], ["plot_prediction.py"]],
+    "lut_fidelity_again": [["lut_fidelity.py", *t, "--stage", "check2", "--wait"]
+                           for t in TABLES] + [["plot_prediction.py"]],
+    "main_job": [["main_job.py", "--foreign"], ["main_job.py"]],
     "search_budgets": [["search_budgets.py", "--budgets", "100", "250", "500", "1000",
                         "--ablation-budget", "250", "--minutes", "4"]],
-    "x4": [["lut_fidelity.py", "--threads", "1", "--scale", "4", "--tag", "cpu-x4"],
-           ["search_budgets.py", "--lut", "cpu-x4", "--budgets", "60", "120", "240",
+    "x4": [["search_budgets.py", "--lut", "cpu-x4", "--budgets", "60", "120", "240",
             "--ablation-budget", "0", "--minutes", "4"]],
-    "export_validate": [["export_validate.py"], ["plot_prediction.py"]],
-    "mixed_path": [["lut_fidelity.py", "--threads", "1", "--space", "mixed", "--tag", "cpu-mixed"],
-                   ["mixed_path.py", "--budget", "250", "--minutes", "4"]],
-    "evolution": [["lut_fidelity.py", "--threads", "1", "--space", "pool", "--tag", "cpu-pool"],
-                  ["evolution.py", "--budget", "250", "--minutes", "4", "--rounds", "3"]],
-    "main_job": [["main_job.py"]],
+    "export_validate": [["export_validate.py"]],
+    "mixed_path": [["mixed_path.py", "--budget", "250", "--minutes", "4"]],
+    "evolution": [["evolution.py", "--budget", "250", "--minutes", "4", "--rounds", "3"]],
 }
 
 
@@ -61,8 +61,6 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=list(STEPS), help="run only these steps")
     ap.add_argument("--from", dest="start", choices=list(STEPS),
                     help="run this step and the ones after it")
-    ap.add_argument("--keep-tables", action="store_true",
-                    help="check fresh profiles without shipping them (no lut_fidelity --ship)")
     args = ap.parse_args()
     steps = args.only or list(STEPS)
     if args.start:
@@ -70,8 +68,6 @@ def main() -> None:
     t_all = time.monotonic()
     for name in steps:
         for cmd in STEPS[name]:
-            if not args.keep_tables and cmd[0] == "lut_fidelity.py" and cmd[2] == "1":
-                cmd = [*cmd, "--ship"]
             t0 = time.monotonic()
             print(f"== bench/{' '.join(cmd)}", flush=True)
             subprocess.run([sys.executable, str(REPO / "bench" / cmd[0]), *cmd[1:]], check=True,

@@ -31,16 +31,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, data_folder, machine, markdown_table
+from bench.common import REPO, cpu_line, data_folder, machine, markdown_table
 from pipeline.evaluation import evaluate_folders
 from pipeline.inference import load_upscaler
 from pipeline.io_utils import write_json_atomic, write_text_atomic
-from pipeline.latency.backends.base import MeasureProtocol, get_backend
+from pipeline.latency.backends.base import get_backend
 from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.shipped import resolve_profile
 from pipeline.networks import BASELINES, baseline_architecture, build_network
@@ -54,21 +53,29 @@ from pipeline.training.trainer import train
 
 def measure_ms(models: dict[str, torch.nn.Module], lut, repeats: int,
                rounds: int) -> dict[str, dict[str, float]]:
-    """Latency with the LUT's runtime, threads and network protocol: ``rounds`` passes over all
-    ``models`` in turn, each in a fresh session, so that the drift of this shared 2-vCPU host
-    (up to ±10 % between back-to-back runs of the same network) falls on every model alike
-    rather than on whichever was timed in a slow minute. Per model: the median of its round
-    medians, and their spread."""
-    rt = lut.data["runtime"]
-    backend = get_backend("ort", threads=rt.get("threads"))
+    """Latency with the table's runtime and threads, as the product measures it: each model a
+    ratio to the table's reference network, timed interleaved in ``rounds`` fresh sessions
+    (:func:`pipeline.latency.measure.measure_module`), converted with the reference's time when
+    the table was measured (this CPU's table: the host's drift since cancels). Per model: that
+    median, and the spread of its session ratios in ms. ``repeats`` caps the pairs per
+    session."""
+    from dataclasses import replace
+
+    from pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_module
+
+    backend = get_backend("ort", threads=lut.data["runtime"].get("threads"))
     w, h = lr_size(lut.output_size, lut.data["scale"])
-    medians: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            medians[name].append(backend.measure(
-                model.eval(), (1, 3, h, w), MeasureProtocol(warmup=3, repeats=repeats)).median_ms)
-    return {name: {"median_ms": float(np.median(m)), "min_round_ms": min(m),
-                   "max_round_ms": max(m), "rounds": rounds} for name, m in medians.items()}
+    reference = Reference(backend, lut.reference_arch, lut.output_size)
+    protocol = replace(NETWORK_PROTOCOL, runs=rounds, max_pairs=max(repeats, 6))
+    out = {}
+    for name, model in models.items():
+        stats = measure_module(backend, model.eval(), (1, 3, h, w), reference, protocol)
+        ms = lut.profiled_reference_ms
+        out[name] = {"median_ms": stats.ratio * ms, "ratio": stats.ratio,
+                     "min_round_ms": min(r.ratio for r in stats.runs) * ms,
+                     "max_round_ms": max(r.ratio for r in stats.runs) * ms,
+                     "rounds": len(stats.runs)}
+    return out
 
 
 def scores(run: Path, eval_sets: list[Path]) -> dict[str, dict[str, float]]:
@@ -156,8 +163,9 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    lut = (resolve_profile("cpu", int(args.lut[5:])) if args.lut.startswith("cpu-x")
-           else resolve_profile(args.lut))
+    lut = (resolve_profile("cpu", int(args.lut[5:]) if args.lut.startswith("cpu-x") else 2,
+                           bring_up="profile", log=lambda m: print(m, file=sys.stderr))
+           if args.lut == "cpu" or args.lut.startswith("cpu-x") else resolve_profile(args.lut))
     scale = int(lut.data["scale"])
     suffix = "" if scale == 2 else f"_x{scale}"
     mismatch = cpu_mismatch(lut.data.get("device", {}))
@@ -291,9 +299,10 @@ def main() -> None:
         f"Searched networks against baselines, x{scale}, {args.minutes:g} min of training each "
         f"(search + fine-tune for searched networks) on {' + '.join(train_sets)}, "
         f"{args.threads} PyTorch threads; latency: ONNX Runtime CPU, "
-        f"{lut.data['runtime'].get('threads')} thread, 1280×720 output, median of "
-        f"{args.rounds} interleaved passes over all models, a fresh session × {args.repeats} "
-        f"runs each (spread of the pass medians in brackets); {machine()}; {date}.",
+        f"{lut.data['runtime'].get('threads')} thread, 1280×720 output, each model a ratio to the "
+        f"table's reference network timed interleaved in {args.rounds} fresh sessions of up to "
+        f"{args.repeats} pairs, in ms at the reference's time when the table was measured "
+        f"(spread of the sessions in brackets); {cpu_line()}; {date}.",
         f"Command: `{cmd}`. Bicubic: Set5 {bicubic['Set5']:.2f}, Set14 {bicubic['Set14']:.2f}.",
         "", markdown_table(["model", "params", "Mult-Adds (G)", "LUT predicted (ms)",
                             "measured (ms)", "measured / budget", "Set5 PSNR / SSIM",

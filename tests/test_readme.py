@@ -26,8 +26,9 @@ def test_readme_results_are_what_the_benchmarks_wrote():
     from bench.update_readme import result_text, sections
 
     marked = sections((REPO / "README.md").read_text())
-    assert {"main_job", "search_budgets", "search_budgets_x4", "lut_fidelity_cpu-x4", "mixed_path",
-            "lut_fidelity_cpu-mixed", "evolution", "lut_fidelity_cpu-pool",
+    assert {"main_job", "main_job_foreign", "lut_fidelity_cpu-x2", "lut_fidelity_cpu-x4",
+            "lut_fidelity_cpu-mixed", "lut_fidelity_cpu-pool", "bringup", "budget_hits",
+            "search_budgets", "search_budgets_x4", "mixed_path", "evolution",
             "export_validate"} <= set(marked)
     for name, body in marked.items():
         assert body == result_text(name), f"README section {name} differs from bench/results"

@@ -51,6 +51,9 @@ def _print_summary(s: dict) -> None:
                    f"uncertainty {m['sigma']:.1%}")
     click.echo(f"  reachable latency: {s['reachable_ms']['min']:.2f} .. "
                f"{s['reachable_ms']['max']:.2f} ms")
+    if s["bring_up"]:
+        b = s["bring_up"]
+        click.echo(f"  brought up on this CPU by {b['method']} in {b['seconds']:.0f} s")
 
 
 def _check_summary(result: dict, path: str) -> str:
@@ -208,7 +211,8 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
     protocol = RatioProtocol(min_pairs=min_pairs, max_pairs=max_pairs, runs=runs)
     table = run_profile(backend, device, space, size, out, resume=resume, protocol=protocol,
                         networks=networks, seed=seed, progress=progress)
-    if fit_networks and not any(p["source"] == "fit" for p in table.data.get("model_plan", [])):
+    planned = [*table.data.get("model_plan", []), *table.data.get("model_samples", [])]
+    if fit_networks and not any(p["source"] == "fit" for p in planned):
         plan_model_networks(table, fit_outputs(table, fit_networks, seed=seed + 1), "fit")
         measure_model_networks(table, backend, progress=progress)
     summary = _summary(table)

@@ -1,9 +1,8 @@
-"""How well a latency table predicts measured latency: the linear calibration and its errors.
+"""How well a latency table predicts measured latency.
 
-``measured ≈ a · ΣLUT + b`` by least squares absorbs what a per-block sum misses (per-run overhead,
-fusion across block borders); fidelity is then the mean absolute percentage error, the share of
-networks within ±10 % (nn-Meter's headline metric) and Kendall's τ (does the table rank networks
-as the device does, which is what a search needs).
+Fidelity is the mean absolute percentage error, the share of networks within ±10 % (nn-Meter's
+headline metric) and Kendall's τ (does the table rank networks as the device does, which is what
+a search needs).
 """
 
 from __future__ import annotations
@@ -12,14 +11,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-
-
-def fit_linear(raw_ms: list[float], measured_ms: list[float]) -> tuple[float, float]:
-    """Least-squares ``a, b`` of ``measured ≈ a · raw + b`` (``1, 0`` with fewer than 2 points)."""
-    if len(raw_ms) < 2 or np.ptp(raw_ms) == 0:
-        return 1.0, 0.0
-    a, b = np.polyfit(np.asarray(raw_ms, float), np.asarray(measured_ms, float), 1)
-    return float(a), float(b)
 
 
 def kendall_tau(x: list[float], y: list[float]) -> float:

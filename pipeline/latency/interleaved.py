@@ -38,8 +38,9 @@ class RatioProtocol:
     """How one value is measured: ``runs`` separate runs, each of ``warmup`` untimed pairs, then
     timed pairs until the median ratio's CI is under ``target_ci`` (with at least ``min_pairs``),
     or ``max_pairs`` or ``max_seconds`` is reached. When the runs disagree by more than
-    ``max_spread`` (relative range), up to ``extra_runs`` more settle it: one run caught by a
-    burst of load on the host cannot decide the value."""
+    ``max_spread`` (relative range), or a single run ends with its CI wider than
+    ``retry_ci``, up to ``extra_runs`` more settle it: one run caught by a burst of load on the
+    host cannot decide the value."""
 
     warmup: int = 2
     min_pairs: int = 8
@@ -48,7 +49,16 @@ class RatioProtocol:
     max_seconds: float = 30.0
     runs: int = 3
     max_spread: float = 0.03
+    retry_ci: float = 0.04
     extra_runs: int = 1
+
+    def unsettled(self, runs: Sequence[RatioRun]) -> bool:
+        """Whether ``runs`` (at least ``self.runs`` of them) call for another run."""
+        if len(runs) >= self.runs + self.extra_runs:
+            return False
+        if len(runs) == 1:
+            return runs[0].ci > self.retry_ci
+        return spread(runs) > self.max_spread
 
     def __post_init__(self) -> None:
         if self.runs < 1 or self.min_pairs < 1 or self.max_pairs < self.min_pairs:

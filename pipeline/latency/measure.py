@@ -22,7 +22,6 @@ from pipeline.latency.interleaved import (
     RatioStats,
     combine,
     interleaved_run,
-    spread,
 )
 from pipeline.networks.architecture import Architecture
 from pipeline.networks.builder import build_network
@@ -32,9 +31,13 @@ from pipeline.networks.complexity import lr_size
 # separate measurement runs").
 ENTRY_PROTOCOL = RatioProtocol(warmup=2, min_pairs=8, max_pairs=30, target_ci=0.01,
                                max_seconds=20.0, runs=3)
-# Whole networks checked against a table, and what validate and the on-device check time.
-NETWORK_PROTOCOL = RatioProtocol(warmup=2, min_pairs=6, max_pairs=16, target_ci=0.01,
-                                 max_seconds=8.0, runs=2)
+# What validate and the on-device check time: two sessions, a third when they disagree.
+NETWORK_PROTOCOL = RatioProtocol(warmup=2, min_pairs=6, max_pairs=12, target_ci=0.01,
+                                 max_seconds=5.0, runs=2)
+# Networks checked against a table (profile --check): one session each, a second when its CI
+# ends wider than 4 % (a burst of load caught it); a check measures a hundred or more.
+CHECK_PROTOCOL = RatioProtocol(warmup=2, min_pairs=8, max_pairs=14, target_ci=0.01,
+                               max_seconds=6.0, runs=1)
 # The many networks a latency model is fitted on: one shorter run each; the fit averages their
 # noise, and more networks beat more pairs.
 MODEL_PROTOCOL = RatioProtocol(warmup=1, min_pairs=6, max_pairs=14, target_ci=0.015,
@@ -72,9 +75,7 @@ def measure_ratio(backend: LatencyBackend, target: Any, shape: tuple[int, ...],
     new run (to save it)."""
     runs = list(done or [])
     with backend.pinning():
-        while len(runs) < protocol.runs or (
-                len(runs) < protocol.runs + protocol.extra_runs and protocol.runs > 1
-                and spread(runs) > protocol.max_spread):
+        while len(runs) < protocol.runs or protocol.unsettled(runs):
             with backend.open(target, shape) as a, backend.open(reference.prepared,
                                                                 reference.shape) as r:
                 run = interleaved_run(a, r, protocol)

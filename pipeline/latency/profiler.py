@@ -43,6 +43,7 @@ from pipeline.latency.fidelity import fidelity
 from pipeline.latency.interleaved import RatioProtocol, RatioRun
 from pipeline.latency.lut import MEASURED, LatencyTable, decode_arch, encode_arch
 from pipeline.latency.measure import (
+    CHECK_PROTOCOL,
     ENTRY_PROTOCOL,
     MODEL_PROTOCOL,
     NETWORK_PROTOCOL,
@@ -158,8 +159,9 @@ def start_table(backend: LatencyBackend, device: str, space: SearchSpace,
         raise UserError(f"{out} exists; pass --resume to continue it, or choose another -o")
     table = LatencyTable.new(space, output_size, backend.precision, method, {
         "device": device_info(device), "runtime": backend.describe(),
-        "protocol": {"entries": protocol.to_dict(), "networks": NETWORK_PROTOCOL.to_dict(),
-                     "model_networks": MODEL_PROTOCOL.to_dict(),
+        "protocol": {"entries": protocol.to_dict(), "model_networks": MODEL_PROTOCOL.to_dict(),
+                     "check_networks": CHECK_PROTOCOL.to_dict(),
+                     "validate_networks": NETWORK_PROTOCOL.to_dict(),
                      "statistic": "median of per-pair ratios target/reference, timed "
                                   "interleaved (A B A B) in one process",
                      "block_method": BLOCK_METHOD},
@@ -213,6 +215,7 @@ def plan_model_networks(table: LatencyTable, archs: Sequence[Architecture], sour
     interrupted profile measures the same ones)."""
     plan = table.data.setdefault("model_plan", [])
     have = {(p["source"], str(p["arch"])) for p in plan}
+    have |= {(s["source"], str(s["arch"])) for s in table.data.get("model_samples", [])}
     for arch in archs:
         item = {"arch": encode_arch(arch), "source": source}
         if (source, str(item["arch"])) not in have:
@@ -238,6 +241,8 @@ def measure_model_networks(table: LatencyTable, backend: LatencyBackend,
         samples.append({"arch": p["arch"], "source": p["source"], "ratio": round(stats.ratio, 8),
                         "ci": round(stats.ci, 6), "reference_ms": round(stats.reference_ms, 6)})
         table.save()
+    # Every planned network is measured: the samples say it all (the plan would repeat them).
+    table.data["model_plan"] = []
     fit_model(table)
 
 
@@ -279,7 +284,7 @@ def require_measured(table: LatencyTable) -> None:
 
 
 def check(table: LatencyTable, backend: LatencyBackend, archs: Sequence[tuple[str, Architecture]],
-          protocol: RatioProtocol = NETWORK_PROTOCOL, progress: bool = True) -> dict[str, Any]:
+          protocol: RatioProtocol = CHECK_PROTOCOL, progress: bool = True) -> dict[str, Any]:
     """Fidelity of ``table`` on ``(source, architecture)`` networks measured now.
 
     Prediction and measurement are compared as ratios to the reference (so host drift between

@@ -32,16 +32,3 @@ class TimingStats:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TimingStats:
         return cls(**{k: d[k] for k in ("median_ms", "p90_ms", "mean_ms", "std_ms", "n")})
-
-
-def marginal(outer: TimingStats, inner: TimingStats, copies: int = 1) -> TimingStats:
-    """Cost of what ``outer`` runs beyond ``inner``, per copy: the in-context latency of a block
-    measured as T(network with the block) − T(network without it). Spreads add in quadrature."""
-    def d(a: float, b: float) -> float:
-        return max(a - b, 0.0) / copies
-
-    return TimingStats(median_ms=d(outer.median_ms, inner.median_ms),
-                       p90_ms=d(outer.p90_ms, inner.p90_ms),
-                       mean_ms=d(outer.mean_ms, inner.mean_ms),
-                       std_ms=float(np.hypot(outer.std_ms, inner.std_ms)) / copies,
-                       n=min(outer.n, inner.n))

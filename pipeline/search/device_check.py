@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.latency.interleaved import RatioStats
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
 from pipeline.search.fit import FitResult
@@ -33,7 +34,7 @@ MAX_ROUNDS = 4
 @dataclass(frozen=True)
 class OnDevice:
     """A network measured here: ms at the table's reference time and the relative half-width
-    of its uncertainty (the wider of the sessions' 95 % CI and their spread)."""
+    of its uncertainty (:func:`uncertainty`)."""
 
     ms: float
     rel_uncertainty: float
@@ -72,10 +73,20 @@ def cpu_measure(lut: LatencyTable) -> Callable[[Architecture], OnDevice]:
     def measure(arch: Architecture) -> OnDevice:
         stats = measure_architecture(backend, arch, lut.output_size, reference,
                                      NETWORK_PROTOCOL)
-        spread = (max(r.ratio for r in stats.runs) - min(r.ratio for r in stats.runs)) / 2.0
-        return OnDevice(stats.ratio * then, max(stats.ci, spread / stats.ratio))
+        return OnDevice(stats.ratio * then, uncertainty(stats))
 
     return measure
+
+
+def uncertainty(stats: RatioStats) -> float:
+    """Relative half-width of a measurement of several sessions: their 95 % CIs combined (the
+    CI of a mean of n runs narrows by √n), or half their spread if that is wider."""
+    import math
+
+    runs = stats.runs
+    ci = math.sqrt(sum(r.ci**2 for r in runs)) / len(runs)
+    half_range = (max(r.ratio for r in runs) - min(r.ratio for r in runs)) / 2.0 / stats.ratio
+    return max(ci, half_range)
 
 
 def refit_on_device(fit: FitResult, fit_again: Callable[[FitResult, float], FitResult],

@@ -19,8 +19,10 @@ from tests.latency.conftest import QUICK, TINY_SIZE
 
 
 def _profile(backend, space, out, **kw):
+    from dataclasses import replace
+
     return profile(backend, "cpu", space, TINY_SIZE, out, protocol=QUICK, networks=4,
-                   progress=False, **kw)
+                   progress=False, model_protocol=replace(QUICK, runs=1), **kw)
 
 
 def test_profile_writes_ratio_entries_a_reference_and_a_model(tmp_path, tiny_space, ort_backend):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from pipeline.latency.shipped import resolve_profile
 from pipeline.search.device_check import (
     MEASURED_WINDOW,
@@ -79,3 +81,13 @@ def test_of_several_inside_the_one_nearest_the_middle_is_kept():
     final, _ = refit_on_device(fake_fit(92.0, 0), lambda cur, b: fake_fit(b, cur.choice + 1),
                                lambda f: f, 100.0, lambda f: next(measured), log=lambda _: None)
     assert final.choice == 2  # 96 ms: nearest 95
+
+
+def test_the_uncertainty_of_several_sessions():
+    from pipeline.latency.interleaved import RatioRun, combine
+    from pipeline.search.device_check import uncertainty
+
+    agree = combine([RatioRun(2.0, 0.04, 12, 0, 0), RatioRun(2.0, 0.02, 12, 0, 0)])
+    assert uncertainty(agree) == pytest.approx((0.04**2 + 0.02**2) ** 0.5 / 2)
+    apart = combine([RatioRun(2.0, 0.01, 12, 0, 0), RatioRun(2.2, 0.01, 12, 0, 0)])
+    assert uncertainty(apart) == pytest.approx(0.1 / apart.ratio)
