@@ -7,7 +7,7 @@ space, each bring-up the main job can run:
 
 1. ``transfer``: the foreign table adapted to this CPU from about a minute of measurements
    (:mod:`pipeline.latency.transfer`);
-2. ``profile``: every block measured here in three runs, and a dozen networks for the model's
+2. ``profile``: every block measured here in three runs, and ten networks for the model's
    level (:data:`pipeline.latency.bringup.BRINGUP_PROTOCOL`);
 
 is timed, then checked like ``profile --check``: 100 fresh random networks (the same for both)

@@ -13,7 +13,7 @@ CPU's profiled speed, with the reading now beside it), the budget use, and wheth
 so the benchmark can run in pieces. Writes ``bench/results/budget_hits.{md,json}``.
 
     python bench/budget_hits.py
-    python bench/budget_hits.py --x2 60 150 400 --x4 40 100 --seeds 0 1 2 --iters 600
+    python bench/budget_hits.py --x2 80 200 500 --x4 40 120 --seeds 0 1 2 --iters 600
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def validate(run: Path) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--x2", type=float, nargs="*", default=[60.0, 150.0, 400.0])
-    ap.add_argument("--x4", type=float, nargs="*", default=[40.0, 100.0])
+    ap.add_argument("--x2", type=float, nargs="*", default=[80.0, 200.0, 500.0])
+    ap.add_argument("--x4", type=float, nargs="*", default=[40.0, 120.0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--iters", type=int, default=600)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "budget_hits")

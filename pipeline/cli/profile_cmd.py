@@ -171,6 +171,11 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         backend = get_backend(RUNTIME_KEYS.get(rt.get("runtime"), "ort"),
                               device=table.data["device"]["kind"], precision=table.precision,
                               threads=rt.get("threads"))
+        from pipeline.latency.devices import cpu_mismatch
+
+        if why := cpu_mismatch(table.data.get("device", {})):
+            click.echo(f"warning: {why}; checking it here measures how far off it is",
+                       err=True)
         n_random = networks if explicit["networks"] else 100
         n_fit = fit_networks if explicit["fit_networks"] else 20
         archs = [("random", a) for a in random_networks(table.space, n_random, 12345, "check")]

@@ -83,3 +83,14 @@ def test_corrupt_and_foreign_tables(tmp_path, cpu_lut):
     assert_user_error(invoke("profile", "--check", tmp_path / "f.json"), "corrupt latency table")
     res = invoke("profile", "--device", "cpu", *TINY, "--scale", "4", "-o", cpu_lut, "--resume")
     assert_user_error(res, "x2, not x4")
+
+
+def test_checking_a_table_of_another_cpu_says_so(tmp_path, cpu_lut):
+    data = json.loads(cpu_lut.read_text())
+    data["device"]["cpu_fingerprint"] = {"vendor": "TestCPU", "family": "1", "model": "1",
+                                         "stepping": "1", "flags": []}
+    (tmp_path / "other.json").write_text(json.dumps(data))
+    res = invoke("profile", "--check", tmp_path / "other.json", "--networks", 2,
+                 "--fit-networks", 1, "--json")
+    assert res.exit_code == 0, res.output
+    assert "another CPU" in res.stderr and "TestCPU" in res.stderr
