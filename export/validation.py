@@ -395,7 +395,7 @@ def markdown_report(r: dict[str, Any]) -> str:
         line = (f"Latency of `{lat.get('file', '?')}` at input {shape[3]}x{shape[2]}: "
                 f"**{lat['median']:.2f} ms** ({lat['basis']})")
         if "ratio" in lat:
-            line += (f": {lat['ratio']:.4f} × the reference network {lat['reference']} "
+            line += (f": {lat['ratio']:.4f} × the table's reference network "
                      f"(median of {lat['rounds']} sessions of interleaved pairs, "
                      f"{', '.join(f'{x:.4f}' for x in lat['round_ratios'])}); the reference "
                      f"took {lat['reference_ms_now']:.2f} ms now, so "
