@@ -25,6 +25,15 @@ class PipelineGroup(click.Group):
             ctx.exit(130)
 
 
+#: ``--bring-up`` of ``search`` and ``run``: how a CPU without a table of its own is measured.
+bring_up_option = click.option(
+    "--bring-up", type=click.Choice(["profile", "transfer"]), default="profile",
+    show_default=True,
+    help="With --device cpu on a CPU that has no table yet: measure it by profiling every "
+         "block here (about 3 minutes) or by adapting the shipped table (about a minute); "
+         "cached for later runs.")
+
+
 def echo_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
     click.echo(json.dumps(obj, indent=2))

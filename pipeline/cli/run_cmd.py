@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import data_option, echo_json, json_option
+from pipeline.cli.common import bring_up_option, data_option, echo_json, json_option
 
 
 @click.command("run")
@@ -19,10 +19,7 @@ from pipeline.cli.common import data_option, echo_json, json_option
               help="Target whose latency table is used: cpu (this CPU: the shipped table if "
                    "it was measured on this CPU, else this CPU's, measured once and cached), "
                    "jetson (shipped estimate) or a table FILE.json.")
-@click.option("--bring-up", type=click.Choice(["profile", "transfer"]), default="profile",
-              show_default=True,
-              help="How a CPU without a table is measured: every block profiled here (a few "
-                   "minutes) or the shipped table adapted (about a minute).")
+@bring_up_option
 @click.option("--profile", is_flag=True,
               help="Profile this CPU in full into RUN/latency-profile.json first (a few "
                    "minutes), even when a table of it exists.")

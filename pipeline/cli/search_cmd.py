@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import data_option, echo_json, json_option, resolve_device
+from pipeline.cli.common import bring_up_option, data_option, echo_json, json_option, resolve_device
 from pipeline.errors import UserError
 
 
@@ -58,11 +58,7 @@ def _relaxation_names() -> list[str]:
               help="Time the fitted network on this machine and refit until its measurement, "
                    "with its confidence interval, lies in [0.9, 1.0] x budget (a CPU table of "
                    "this CPU only; skipped with a note otherwise).")
-@click.option("--bring-up", type=click.Choice(["profile", "transfer"]), default="profile",
-              show_default=True,
-              help="With --device cpu on a CPU that has no table yet: measure it by profiling "
-                   "every block here (a few minutes) or by adapting the shipped table (about a "
-                   "minute); cached for later runs.")
+@bring_up_option
 @click.option("--ops", "ops_list",
               help="Comma-separated ops the supernet holds [default: every op of the table's "
                    "space], e.g. resblock3x3,invres3x3.")
