@@ -116,7 +116,7 @@ def main() -> None:
         f"{args.networks} fresh random networks (the same for every table) and {args.fit} "
         "networks each table's own fit picks at random budgets, each measured as a ratio to the "
         f"reference network as `profile --check` measures it; {dt.date.today().isoformat()}.",
-        "Command: `python bench/bringup.py`.", "",
+        f"Command: `python bench/bringup.py --networks {args.networks} --fit {args.fit}`.", "",
         markdown_table(["bring-up", "time", "within ±10 %", "random", "fit outputs", "MAPE",
                         "Kendall τ", "model σ"], rows),
         "Transfer's per-op factors (this CPU's in-context cost over the other CPU's, in units "
