@@ -107,7 +107,8 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
             fit, rounds = refit_on_device(
                 fit, lambda f, corrected: searcher.fit(f.choice, lo, hi, budget_ms=corrected),
                 lambda f: f.choice.architecture(space, name=name), cfg.budget_ms,
-                cpu_measure(lut), log=lambda m: print(m, file=sys.stderr))
+                cpu_measure(lut), log=lambda m: print(m, file=sys.stderr),
+                table_sigma=lut.sigma)
             kept = next(r for r in reversed(rounds) if r["predicted_ms"] == fit.predicted_ms)
             device_check = {"rounds": rounds, "measured_ms": kept["measured_ms"],
                             "accepted": kept["accepted"]}

@@ -91,3 +91,30 @@ def test_the_uncertainty_of_several_sessions():
     assert uncertainty(agree) == pytest.approx((0.04**2 + 0.02**2) ** 0.5 / 2)
     apart = combine([RatioRun(2.0, 0.01, 12, 0, 0), RatioRun(2.2, 0.01, 12, 0, 0)])
     assert uncertainty(apart) == pytest.approx(0.1 / apart.ratio)
+
+
+def test_a_reading_far_from_the_table_is_measured_again_and_pooled():
+    """84 ms against a table that says 95 (σ 1.6 %) is a surprise: a second reading, and the two
+    pooled, with their disagreement as the uncertainty, so neither is trusted alone."""
+    readings = iter([OnDevice(84.0, 0.01), OnDevice(95.5, 0.01)])
+    measured = []
+
+    def measure(f):
+        measured.append(f.choice)
+        return next(readings)
+
+    _, rounds = refit_on_device(fake_fit(95.0, 0), lambda cur, b: cur, lambda f: f, 100.0,
+                                measure, log=lambda _: None,
+                                table_sigma=0.016)
+    first = rounds[0]
+    assert measured == [0, 0] and first["readings_ms"] == [84.0, 95.5]
+    assert first["measured_ms"] == pytest.approx(89.75)
+    assert first["uncertainty"] == pytest.approx(5.75 / 89.75) and not first["accepted"]
+
+
+def test_a_reading_that_agrees_with_the_table_is_not_measured_again():
+    calls = []
+    _, rounds = refit_on_device(fake_fit(95.0, 0), lambda cur, b: cur, lambda f: f, 100.0,
+                                lambda f: calls.append(f) or exact(95.5), log=lambda _: None,
+                                table_sigma=0.016)
+    assert len(calls) == 1 and rounds[0]["readings_ms"] == [95.5] and rounds[0]["accepted"]
