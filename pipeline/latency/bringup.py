@@ -37,7 +37,7 @@ METHODS = ("profile", "transfer")
 DEFAULT_METHOD = "profile"
 # The bring-up profile: every entry from 3 runs as a full profile, but shorter runs, and ten
 # whole networks for the model's overall level (the full profile's 200 make the shipped
-# tables' residual models). About 2 minutes on 2 cores here, so the main job stays within 15.
+# tables' residual models). 160–186 s on 2 cores here (README), so the main job stays within 15 min.
 BRINGUP_PROTOCOL = RatioProtocol(warmup=2, min_pairs=6, max_pairs=12, target_ci=0.01,
                                  max_seconds=5.0, runs=3)
 BRINGUP_NETWORKS = 10

@@ -83,22 +83,25 @@ def cpu_measure(lut: LatencyTable) -> Callable[[Architecture], OnDevice]:
     return measure
 
 
-def uncertainty(stats: RatioStats) -> float:
-    """Relative half-width of a measurement of several sessions: their 95 % CIs combined (the
-    CI of a mean of n runs narrows by √n), or half their spread if that is wider."""
+def combined_uncertainty(values: list[float], rel_cis: list[float], center: float) -> float:
+    """Relative half-width of several readings of one thing: their relative 95 % CIs combined
+    (the CI of a mean of n readings narrows by √n), or half their spread if that is wider."""
+    ci = math.sqrt(sum(c**2 for c in rel_cis)) / len(rel_cis)
+    return max(ci, (max(values) - min(values)) / 2.0 / center)
 
+
+def uncertainty(stats: RatioStats) -> float:
+    """:func:`combined_uncertainty` of a measurement's sessions."""
     runs = stats.runs
-    ci = math.sqrt(sum(r.ci**2 for r in runs)) / len(runs)
-    half_range = (max(r.ratio for r in runs) - min(r.ratio for r in runs)) / 2.0 / stats.ratio
-    return max(ci, half_range)
+    return combined_uncertainty([r.ratio for r in runs], [r.ci for r in runs], stats.ratio)
 
 
 def pooled(a: OnDevice, b: OnDevice) -> OnDevice:
-    """Two readings of one network as one: their mean, with the larger of their combined
-    uncertainty and half their difference (two readings that disagree widen the interval)."""
+    """Two readings of one network as one: their mean, with their :func:`combined_uncertainty`
+    (two readings that disagree widen the interval)."""
     ms = (a.ms + b.ms) / 2.0
-    combined = math.hypot(a.rel_uncertainty, b.rel_uncertainty) / 2.0
-    return OnDevice(ms, max(combined, abs(a.ms - b.ms) / 2.0 / ms))
+    return OnDevice(ms, combined_uncertainty([a.ms, b.ms],
+                                             [a.rel_uncertainty, b.rel_uncertainty], ms))
 
 
 def is_surprise(predicted_ms: float, m: OnDevice, table_sigma: float) -> bool:
