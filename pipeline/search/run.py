@@ -30,8 +30,8 @@ from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
 from pipeline.provenance import provenance
 from pipeline.search.config import MIXED_PATH, SearchConfig
-from pipeline.search.device_check import cpu_measure, device_here_reason, refit_on_device
 from pipeline.search.evolution import evolve, round_config
+from pipeline.search.fit_and_check import fit_and_check
 from pipeline.search.mixed_path_searcher import MixedPathSearcher
 from pipeline.search.searcher import SearchDir, Searcher
 from pipeline.training import distributed as D
@@ -90,28 +90,13 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
             searcher.restore()
         derived = searcher.search()
     space = searcher.space
-    lo, hi = search_window(cfg, lut)
-    fit = searcher.fit(derived, lo=lo, hi=hi)
-    if not fit.in_window:  # the widest window the budget allows
-        fit = searcher.fit(fit.choice, lo=0.9, hi=1.0)
     name = f"searched-{cfg.budget_ms:g}ms"
-    device_check: dict[str, Any] | None = None
-    if cfg.check_on_device:
-        why = device_here_reason(lut) or (
-            "one process measures, not several" if searcher.dist.enabled else None)
-        if why:
-            device_check = {"skipped": why}
-            if main:
-                print(f"on-device check skipped: {why}", file=sys.stderr)
-        else:
-            fit, rounds = refit_on_device(
-                fit, lambda f, corrected: searcher.fit(f.choice, lo, hi, budget_ms=corrected),
-                lambda f: f.choice.architecture(space, name=name), cfg.budget_ms,
-                cpu_measure(lut), log=lambda m: print(m, file=sys.stderr),
-                table_sigma=lut.sigma)
-            kept = next(r for r in reversed(rounds) if r["predicted_ms"] == fit.predicted_ms)
-            device_check = {"rounds": rounds, "measured_ms": kept["measured_ms"],
-                            "accepted": kept["accepted"]}
+    fit, device_check = fit_and_check(
+        searcher.fit, derived, cfg.budget_ms, search_window(cfg, lut), lut,
+        lambda f: f.choice.architecture(space, name=name), cfg.check_on_device,
+        skip_reason="one process measures, not several" if searcher.dist.enabled else None,
+        log=(lambda m: print(m, file=sys.stderr)) if main else (lambda m: None))
+    lo, hi = search_window(cfg, lut)
     arch = fit.choice.architecture(space, name=name)
     result = {
         "derived": derived.architecture(space, name=name).to_dict(),
