@@ -107,6 +107,9 @@ OPS.add("conv5x5_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a, 5),
                               uses_width=True))
 OPS.add("invres7x7", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 7), uses_width=True))
 
-# The re-parameterisable mixed-path ops (rep3x3_1x1_id, …) register themselves here; imported
-# last because that module builds on the registry above.
-import pipeline.networks.mixed_path  # noqa: E402, F401
+# The re-parameterisable mixed-path ops (rep3x3_1x1_id, …), ECBSR's edge-oriented block (ecb)
+# and RLFN's residual local feature block (rlfb) register themselves here; imported last because
+# those modules build on the registry above.
+import pipeline.networks.ecb  # noqa: E402
+import pipeline.networks.mixed_path  # noqa: E402
+import pipeline.networks.rlfn  # noqa: E402, F401
