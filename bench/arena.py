@@ -303,8 +303,9 @@ def run_arena(args: argparse.Namespace) -> dict[str, Any]:
     # 2. Train every model (searches time their own fits on this CPU as they end).
     from pipeline.networks.architecture import Architecture
 
-    for budget in budgets:
-        for seed in args.seeds:
+    # Seed by seed, so that a stopped arena has whole seeds of every family and budget.
+    for seed in args.seeds:
+        for budget in budgets:
             for family in searched + hand:
                 key = f"{budget:g}/{family}/{seed}"
                 if family in HAND:
