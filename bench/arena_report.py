@@ -17,6 +17,7 @@ import statistics
 from dataclasses import asdict
 from typing import Any
 
+from bench.arena import model_key
 from bench.common import REPO, markdown_table
 from pipeline.io_utils import write_json_atomic, write_text_atomic
 
@@ -48,7 +49,7 @@ def collect(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                 missing.append(family)
                 continue
             for seed in args.seeds:
-                rec = done["models"].get(f"{b:g}/{family}/{seed}")
+                rec = done["models"].get(model_key(args.iters, b, family, seed))
                 if rec is None:
                     continue
                 t = final.get(rec["arch_key"])

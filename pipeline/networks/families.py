@@ -4,13 +4,12 @@ Each :class:`Family` is one published design (ABPN, ECBSR, RLFN, FSRCNN, ESPCN) 
 CNN, written in the architecture format (head layer → cells → pixel-shuffle or deconv upsampler →
 global skip) at a few sizes, so that the builder, training, ONNX export and loading treat every
 member like any searched network. :meth:`Family.grid` lists a family's members at one scale
-from the cheapest to the most expensive, in the order written here, which is the order of their
-deployed (folded) Mult-Adds (:func:`~pipeline.networks.complexity.count_complexity`) at ×2, ×3 and
-×4 (tests/networks/test_families.py checks it). The grids are meant to run, at ×2 and a 1280×720
-output, from about ten milliseconds to several hundred per frame on one CPU thread of ONNX Runtime
-(a 3×3 conv 32 → 32 on the 640×360 LR input takes ~15–20 ms there, ~2.1 G Mult-Adds); Mult-Adds
-are not latency (activations, attention and memory traffic are not counted), so that range is a
-design target, not a measurement.
+from the cheapest to the most expensive by deployed (folded) Mult-Adds (:func:`grid_cost`). The
+grids run, at ×2 and a 1280×720 output, from about 30 ms to several hundred per frame on one
+thread of ONNX Runtime on a 2-core CPU, in steps of 10–25 % of latency where budgets usually
+are, so that the largest member under a budget uses most of it (``bench/arena.py`` times them).
+Mult-Adds are not latency (activations, attention and memory traffic are not counted): the
+arena picks members by what they measure, not by their Mult-Adds.
 
 Members are named ``<family>-<size>``, e.g. ``abpn-d4c28``, ``ecbsr-m4c16``, ``rlfn-b2c24``,
 ``plain-d4c32``. All take and produce RGB in [0, 1]. None clips its output: inference returns it
@@ -23,6 +22,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+
+import torch
 
 from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
 from pipeline.networks.baselines import espcn, fsrcnn
@@ -39,8 +40,20 @@ class Family:
     members: Callable[[int], list[Architecture]]
 
     def grid(self, scale: int) -> list[Architecture]:
-        """The family's members at ``scale``, cheapest first (module docstring)."""
-        return self.members(scale)
+        """The family's members at ``scale``, cheapest first by Mult-Adds (the order changes
+        with the scale: the last layer's width is 3·s²)."""
+        return sorted(self.members(scale), key=grid_cost)
+
+
+def grid_cost(arch: Architecture) -> int:
+    """Mult-Adds of ``arch`` at a 320·s × 180·s output, counted on the meta device: nothing is
+    computed and no global random state is used up."""
+    from pipeline.networks.builder import build_network
+    from pipeline.networks.complexity import count_complexity
+
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        return count_complexity(build_network(arch), arch.scale,
+                                (320 * arch.scale, 180 * arch.scale)).mult_adds
 
 
 FAMILIES: Registry[Family] = Registry("network family")
@@ -62,8 +75,12 @@ def _stack(op: str, out: int, act: str, depth: int) -> tuple[Cell, ...]:
     return tuple(Cell((Layer(op, out, act),)) for _ in range(depth))
 
 
-ABPN_DEPTHS = (0, 1, 2, 3, 4, 6, 8, 12, 16)
-ABPN_CHANNELS = 28
+# (depth D, channels C), in Mult-Adds order. The published 28 channels at every depth, and 20
+# channels between them: a grid one depth step apart at 28 channels is ~35 ms apart on a 2-core
+# CPU at 720p, too coarse to fill a budget, and a designer would narrow the net before dropping
+# a layer.
+ABPN_SIZES = ((0, 28), (1, 20), (2, 20), (1, 28), (3, 20), (4, 20), (2, 28), (6, 20), (3, 28),
+              (8, 20), (4, 28), (5, 28), (6, 28), (8, 28), (12, 28), (16, 28))
 
 
 @family("abpn", 'Du et al., "Anchor-based Plain Net for Mobile Image Super-Resolution", '
@@ -74,19 +91,20 @@ def abpn(scale: int) -> list[Architecture]:
     3×3 conv 3 → 28, D × 3×3 conv 28 → 28, 3×3 conv 28 → 3·s² (all ReLU), then a linear 3×3 conv
     3·s² → 3·s² (the pixel-shuffle upsampler's conv); the anchor (each input pixel repeated s²
     times) is added before depth-to-space, which is the ``nearest`` global skip of the builder.
-    The published ×3 network is D = 4 (``abpn-d4c28``, 42.5 K parameters); the grid varies D. The
+    The published ×3 network is D = 4 (``abpn-d4c28``, 42.5 K parameters); the grid varies D at
+    28 channels and at 20 (ABPN_SIZES). The
     original clips to [0, 255] at the end; here the metric and image saving clamp instead.
     """
     return [Architecture(
-        name=f"abpn-d{d}c{ABPN_CHANNELS}", scale=scale,
-        head=Layer("conv3x3", ABPN_CHANNELS, "relu"),
-        cells=(*_stack("conv3x3", ABPN_CHANNELS, "relu", d),
+        name=f"abpn-d{d}c{c}", scale=scale, head=Layer("conv3x3", c, "relu"),
+        cells=(*_stack("conv3x3", c, "relu", d),
                Cell((Layer("conv3x3", 3 * scale * scale, "relu"),))),
         upsampler=Upsampler("pixel_shuffle", 3), global_skip="nearest",
-    ) for d in ABPN_DEPTHS]
+    ) for d, c in ABPN_SIZES]
 
 
-ECBSR_SIZES = ((4, 8), (2, 16), (4, 16), (8, 16), (4, 32), (8, 32), (16, 32), (8, 64))
+ECBSR_SIZES = ((4, 8), (1, 16), (2, 16), (3, 16), (4, 16), (6, 16), (8, 16), (10, 16), (12, 16),
+               (16, 16), (4, 32), (6, 32), (8, 32), (16, 32), (8, 64))
 
 
 @family("ecbsr", 'Zhang, Zeng, Zhang, "Edge-oriented Convolution Block for Real-time Super '
@@ -108,7 +126,8 @@ def ecbsr(scale: int) -> list[Architecture]:
     ) for m, c in ECBSR_SIZES]
 
 
-RLFN_SIZES = ((1, 12), (2, 16), (3, 16), (2, 24), (4, 24), (3, 32), (4, 32), (4, 48))
+RLFN_SIZES = ((1, 8), (2, 8), (1, 12), (2, 12), (3, 12), (2, 16), (3, 16), (4, 16), (2, 24),
+              (6, 16), (4, 24), (3, 32), (4, 32), (4, 48))
 
 
 @family("rlfn", 'Kong et al., "Residual Local Feature Network for Efficient Super-Resolution", '
@@ -129,8 +148,8 @@ def rlfn(scale: int) -> list[Architecture]:
     ) for b, c in RLFN_SIZES]
 
 
-PLAIN_SIZES = ((1, 16), (4, 16), (2, 24), (4, 24), (4, 32), (6, 32), (4, 48), (6, 48), (6, 64),
-               (8, 64))
+PLAIN_SIZES = ((1, 16), (2, 16), (3, 16), (4, 16), (2, 24), (6, 16), (3, 24), (2, 32), (4, 24),
+               (3, 32), (4, 32), (5, 32), (6, 32), (8, 32), (4, 48), (6, 48), (6, 64), (8, 64))
 
 
 @family("plain", 'plain CNN with the anchor skip of Du et al., CVPRW 2021, and the sub-pixel '
