@@ -156,16 +156,19 @@ def size_family(family: str, budgets: list[float], scale: int, timer: Timer,
     """Per budget: the largest member of the family's grid that measures ≤ the budget, or None
     (does not fit). "Measures ≤ the budget" is the on-device check's rule for the searched
     networks: the measurement widened by its uncertainty stays under the budget. Members are
-    timed from the cheapest up, until one exceeds every budget."""
+    timed from the cheapest up, until three in a row exceed every budget."""
     from pipeline.networks.families import FAMILIES
 
     grid = FAMILIES.get(family).grid(scale)
-    timed = []
+    timed, over = [], 0
     for arch in grid:
         t = timer.ms(arch)
         timed.append((arch, t["ms"], t["ms"] * (1.0 + t["rel_uncertainty"])))
         log(f"  {arch.name}: {t['ms']:.1f} ms")
-        if t["ms"] > 1.15 * max(budgets):  # larger members cost more still
+        # The grid is in Mult-Adds order, which latency does not follow exactly (a wider, shallower
+        # member can cost more than the next one): stop after three members over every budget.
+        over = over + 1 if t["ms"] > 1.15 * max(budgets) else 0
+        if over == 3:
             break
     out = {}
     for b in budgets:
