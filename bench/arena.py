@@ -153,10 +153,10 @@ def arch_key(arch) -> str:
 
 def size_family(family: str, budgets: list[float], scale: int, timer: Timer,
                 log) -> dict[float, Any]:
-    """Per budget: the largest member of the family's grid that measures ≤ the budget, or None
-    (does not fit). "Measures ≤ the budget" is the on-device check's rule for the searched
-    networks: the measurement widened by its uncertainty stays under the budget. Members are
-    timed from the cheapest up, until three in a row exceed every budget."""
+    """Per budget: the largest member (most Mult-Adds) of the family's grid that measures ≤ the
+    budget, or None (does not fit). "Measures ≤ the budget" is the on-device check's rule for
+    the searched networks: the measurement widened by its uncertainty stays under the budget.
+    Members are timed from the cheapest up, until three in a row exceed every budget."""
     from pipeline.networks.families import FAMILIES
 
     grid = FAMILIES.get(family).grid(scale)
@@ -172,8 +172,10 @@ def size_family(family: str, budgets: list[float], scale: int, timer: Timer,
             break
     out = {}
     for b in budgets:
-        fits = [(a, ms) for a, ms, high in timed if high <= b]
-        out[b] = max(fits, key=lambda x: x[1])[0] if fits else None
+        # The largest is the last in the grid's order (Mult-Adds): of two members that measure
+        # the same, a designer keeps the one with more capacity (plain-d4c32 over d4c24 here).
+        fits = [a for a, ms, high in timed if high <= b]
+        out[b] = fits[-1] if fits else None
     return out
 
 

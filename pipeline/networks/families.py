@@ -75,12 +75,13 @@ def _stack(op: str, out: int, act: str, depth: int) -> tuple[Cell, ...]:
     return tuple(Cell((Layer(op, out, act),)) for _ in range(depth))
 
 
-# (depth D, channels C). The published 28 channels at every depth, and 16, 20 and 24 channels
-# between them: one depth step at 28 channels is ~35 ms on a 2-core CPU at 720p, too coarse to
-# fill a budget, and a designer would narrow the net before dropping a layer.
-ABPN_SIZES = ((0, 28), (1, 16), (2, 16), (1, 20), (2, 20), (1, 24), (1, 28), (2, 24), (3, 20),
-              (4, 20), (2, 28), (3, 24), (4, 24), (6, 20), (3, 28), (8, 20), (4, 28), (5, 28),
-              (6, 28), (8, 28), (12, 28), (16, 28))
+# (depth D, channels C). The published 28 channels at every depth, and other widths between
+# them: one depth step at 28 channels is ~35 ms on a 2-core CPU at 720p, too coarse to fill a
+# budget, and ONNX Runtime's CPU convolutions run 20, 24 and 28 channels about as slowly as 32
+# (blocked layouts), so a designer who measures picks 16 or 32 channels and varies the depth.
+ABPN_SIZES = ((0, 28), (1, 16), (2, 16), (3, 16), (4, 16), (1, 20), (6, 16), (2, 20), (1, 24),
+              (1, 28), (2, 24), (3, 20), (4, 20), (2, 28), (3, 24), (3, 32), (4, 24), (6, 20),
+              (3, 28), (8, 20), (4, 28), (4, 32), (5, 28), (6, 28), (8, 28), (12, 28), (16, 28))
 
 
 @family("abpn", 'Du et al., "Anchor-based Plain Net for Mobile Image Super-Resolution", '
@@ -92,7 +93,7 @@ def abpn(scale: int) -> list[Architecture]:
     3·s² → 3·s² (the pixel-shuffle upsampler's conv); the anchor (each input pixel repeated s²
     times) is added before depth-to-space, which is the ``nearest`` global skip of the builder.
     The published ×3 network is D = 4 (``abpn-d4c28``, 42.5 K parameters); the grid varies D at
-    28 channels and at 16, 20 and 24 (ABPN_SIZES). The
+    28 channels and at 16, 20, 24 and 32 (ABPN_SIZES). The
     original clips to [0, 255] at the end; here the metric and image saving clamp instead.
     """
     return [Architecture(

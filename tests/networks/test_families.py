@@ -27,7 +27,7 @@ def test_the_families_and_their_grid_sizes():
         family = FAMILIES.get(name)
         assert family.citation and family.description
         grid = family.grid(2)
-        assert len(grid) == 1 if name in ("fsrcnn", "espcn") else 4 <= len(grid) <= 24
+        assert len(grid) == 1 if name in ("fsrcnn", "espcn") else 4 <= len(grid) <= 28
         assert all(a.name.startswith(f"{name}-") for a in grid)
         assert len({a.name for a in grid}) == len(grid)
 
