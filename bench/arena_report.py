@@ -170,18 +170,19 @@ def _plot(doc: dict[str, Any], path, eval_set: str) -> None:
             ms = [m for m in b["models"] if m["family"] == family and m["measured_ms"]]
             pts += [(m["measured_ms"], m["psnr_y"][eval_set]) for m in ms]
             if ms:
-                curve.append((statistics.fmean(m["measured_ms"] for m in ms),
-                              statistics.fmean(m["psnr_y"][eval_set] for m in ms)))
+                mean, sd = _mean_sd([m["psnr_y"][eval_set] for m in ms])
+                curve.append((statistics.fmean(m["measured_ms"] for m in ms), mean, sd))
         ax.scatter(*zip(*pts, strict=True), s=18, alpha=0.6, color=colours(i),
                    marker="*" if family == REFERENCE_FAMILY else "o")
         curve.sort()
-        ax.plot(*zip(*curve, strict=True), color=colours(i), label=family,
-                linewidth=2.5 if family == REFERENCE_FAMILY else 1.2)
+        x, y, err = zip(*curve, strict=True)
+        ax.errorbar(x, y, yerr=err, color=colours(i), label=family, marker="D", markersize=4,
+                    capsize=3, linewidth=2.5 if family == REFERENCE_FAMILY else 1.2)
     for b in doc["budgets"]:
         ax.axvline(b["budget_ms"], color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("measured latency, ms (ONNX Runtime, 1 thread, 1280×720 output, this CPU)")
     ax.set_ylabel(f"{eval_set} ×2 PSNR-Y, dB")
-    ax.set_title(f"Arena: every model (dots) and each family's mean per budget (lines); "
+    ax.set_title(f"Arena: every model (dots), each family's mean ± std per budget (lines); "
                  f"{doc['protocol']['iterations']:,} steps each", fontsize=10)
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)

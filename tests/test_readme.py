@@ -29,6 +29,6 @@ def test_readme_results_are_what_the_benchmarks_wrote():
     assert {"main_job", "main_job_foreign", "lut_fidelity_cpu-x2", "lut_fidelity_cpu-x4",
             "lut_fidelity_cpu-mixed", "lut_fidelity_cpu-pool", "bringup", "budget_hits",
             "search_budgets", "search_budgets_x4", "mixed_path", "evolution",
-            "export_validate"} <= set(marked)
+            "export_validate", "arena"} <= set(marked)
     for name, body in marked.items():
         assert body == result_text(name), f"README section {name} differs from bench/results"
