@@ -48,8 +48,7 @@ STEPS = {
     "lut_fidelity_again": [["lut_fidelity.py", *t, "--stage", "check2", "--wait"]
                            for t in TABLES] + [["plot_prediction.py"]],
     "main_job": [["main_job.py", "--foreign"], ["main_job.py"]],
-    "arena": [["arena.py", "--budgets", "80", "200", "--seeds", "0", "1", "2", "--iters", "1000",
-               "--families", "nas", "random", "archlr0", "abpn", "ecbsr", "rlfn", "plain"]],
+    "arena": [["arena.py", "--budgets", "80", "200", "--seeds", "0", "1", "2", "--iters", "1000"]],
     "search_budgets": [["search_budgets.py", "--budgets", "100", "250", "500", "1000",
                         "--ablation-budget", "250", "--minutes", "4"]],
     "x4": [["search_budgets.py", "--lut", "cpu-x4", "--budgets", "60", "120", "240",
