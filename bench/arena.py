@@ -210,9 +210,7 @@ def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -
     from pipeline.search.run import run_search
 
     if (run / "search.json").is_file():
-        import json
-
-        return json.loads((run / "search.json").read_text())
+        return load_state(run / "search.json")
     cfg = SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
                        val_data=data["val"], iters=args.iters, seed=seed,
                        arch_lr=0.0 if family == "archlr0" else SearchConfig.arch_lr,
@@ -223,15 +221,12 @@ def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -
 
 
 def model_record(family: str, budget: float, seed: int, run: Path, arch, iterations: int,
-                 extra: dict[str, Any]) -> dict[str, Any]:
-    from pipeline.networks.builder import build_network
-    from pipeline.training.trainer import complexity_record
-
-    c = complexity_record(build_network(arch), arch.scale)
+                 counted: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``counted``: the run's metrics or search summary, which hold its params and Mult-Adds."""
     return {"name": arch.name, "family": family, "seed": seed, "budget_ms": budget,
             "run": str(run.relative_to(REPO)) if run.is_relative_to(REPO) else str(run),
-            "arch": arch.to_dict(), "arch_key": arch_key(arch), "params": c["params"],
-            "mult_adds": c["mult_adds"], "iterations": iterations, **extra}
+            "arch": arch.to_dict(), "arch_key": arch_key(arch), "params": counted["params"],
+            "mult_adds": counted["mult_adds"], "iterations": iterations, **extra}
 
 
 def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
@@ -246,7 +241,7 @@ def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
         arch = Architecture.load(run / "arch.json")
         return model_record(family, budget, seed, run, arch,
                             summary["search_iterations"] + summary["finetune_iterations"],
-                            {"predicted_ms": summary["predicted_ms"],
+                            summary, {"predicted_ms": summary["predicted_ms"],
                              "device_check": summary["device_check"],
                              "search_iterations": summary["search_iterations"],
                              "finetune_iterations": summary["finetune_iterations"],
@@ -256,28 +251,25 @@ def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
     if family == "random":
         fitted = run / "fitted_random.json"
         if fitted.is_file():  # the fit and its on-device check are not drawn again on resume
-            import json
-
-            saved = json.loads(fitted.read_text())
+            saved = load_state(fitted)
             arch, extra = Architecture.from_dict(saved["arch"]), saved["record"]
         else:
             arch, extra = fitted_random_architecture(lut, budget, seed, log=log)
-            from pipeline.io_utils import write_json_atomic
-
             run.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(fitted, {"arch": arch.to_dict(), "record": extra})
+            save_state(fitted, {"arch": arch.to_dict(), "record": extra})
         extra = {k: extra[k] for k in ("predicted_ms", "device_check", "drawn_predicted_ms")}
     metrics = train_from_scratch(arch, run, data, args, seed)
     extra["train_seconds"] = metrics["train_seconds"]
-    return model_record(family, budget, seed, run, arch, metrics["iterations"], extra)
+    return model_record(family, budget, seed, run, arch, metrics["iterations"], metrics, extra)
 
 
 def evaluate(record: dict[str, Any], folders: dict[str, str]) -> None:
     from pipeline.evaluation import evaluate_folders
     from pipeline.inference import load_upscaler
 
-    result = evaluate_folders(load_upscaler(REPO / record["run"] if not Path(
-        record["run"]).is_absolute() else record["run"]), [Path(p) for p in folders.values()])
+    # A run kept relative to the repository, or an absolute one (REPO / absolute is absolute).
+    result = evaluate_folders(load_upscaler(REPO / record["run"]),
+                              [Path(p) for p in folders.values()])
     sets = dict(zip(folders, result["sets"].values(), strict=True))
     record["psnr_y"] = {k: round(v["psnr_y"], 3) for k, v in sets.items()}
     record["ssim_y"] = {k: round(v["ssim_y"], 4) for k, v in sets.items()}

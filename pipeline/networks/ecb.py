@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec
+from pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec, conv_from
 
 # The masks of ECBSR's SeqConv3x3, as [row][column] of a cross-correlation kernel.
 SOBEL_X = ((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0))
@@ -40,46 +40,38 @@ LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
 DEPTH_MULTIPLIER = 2
 
 
-class _SeqConv(nn.Module):
-    """A 1×1 conv then a 3×3 conv, run on an input already zero-padded by one pixel (so the 3×3
-    sees the 1×1's bias at the border, the condition for an exact fold)."""
-
-    def __init__(self, cin: int, mid: int) -> None:
-        super().__init__()
-        self.conv1x1 = nn.Conv2d(cin, mid, 1)
-
-    def second(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The 3×3 stage as a dense (weight ``[cout, mid, 3, 3]``, bias ``[cout]``)."""
-        raise NotImplementedError
-
-    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (weight ``[cout, cin, 3, 3]``, bias ``[cout]``) of the equivalent padded conv."""
-        w2, b2 = self.second()
-        w1, b1 = self.conv1x1.weight[:, :, 0, 0], self.conv1x1.bias
-        weight = torch.einsum("omhw,mi->oihw", w2, w1)
-        return weight, b2 + torch.einsum("omhw,m->o", w2, b1)
+def fold_pointwise_then(conv1x1: nn.Conv2d, w2: torch.Tensor, b2: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 1×1 conv followed by a dense 3×3 stage (weight ``w2`` ``[cout, mid, 3, 3]``, bias
+    ``b2``), run on an input already zero-padded by one pixel (so the 3×3 sees the 1×1's bias at
+    the border, the condition for an exact fold), as the (weight ``[cout, cin, 3, 3]``, bias
+    ``[cout]``) of the one equivalent padded conv."""
+    w1, b1 = conv1x1.weight[:, :, 0, 0], conv1x1.bias
+    return torch.einsum("omhw,mi->oihw", w2, w1), b2 + torch.einsum("omhw,m->o", w2, b1)
 
 
-class ExpandBranch(_SeqConv):
-    """1×1 conv ``cin → mid``, then 3×3 conv ``mid → cout``."""
+class ExpandBranch(nn.Module):
+    """1×1 conv ``cin → mid``, then 3×3 conv ``mid → cout``, on the padded input."""
 
     def __init__(self, cin: int, cout: int, mid: int) -> None:
-        super().__init__(cin, mid)
+        super().__init__()
+        self.conv1x1 = nn.Conv2d(cin, mid, 1)
         self.conv3x3 = nn.Conv2d(mid, cout, 3)
 
     def forward(self, padded: torch.Tensor) -> torch.Tensor:
         return self.conv3x3(self.conv1x1(padded))
 
-    def second(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.conv3x3.weight, self.conv3x3.bias
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return fold_pointwise_then(self.conv1x1, self.conv3x3.weight, self.conv3x3.bias)
 
 
-class EdgeBranch(_SeqConv):
+class EdgeBranch(nn.Module):
     """1×1 conv ``cin → cout``, then a fixed 3×3 mask per channel times a learnable scale, plus
-    a learnable bias (a depthwise conv whose kernel shape is fixed)."""
+    a learnable bias (a depthwise conv whose kernel shape is fixed), on the padded input."""
 
     def __init__(self, cin: int, cout: int, mask: tuple[tuple[float, ...], ...]) -> None:
-        super().__init__(cin, cout)
+        super().__init__()
+        self.conv1x1 = nn.Conv2d(cin, cout, 1)
         # The mask is a constant of the op, not a weight: not trained and not saved.
         self.register_buffer("mask", torch.tensor(mask).expand(cout, 1, 3, 3).clone(),
                              persistent=False)
@@ -91,12 +83,12 @@ class EdgeBranch(_SeqConv):
         y = self.conv1x1(padded)
         return F.conv2d(y, self.scale * self.mask, self.bias, groups=y.shape[1])
 
-    def second(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         depthwise = (self.scale * self.mask)[:, 0]
         c = depthwise.shape[0]
-        dense = depthwise.new_zeros(c, c, 3, 3)
+        dense = depthwise.new_zeros(c, c, 3, 3)  # the depthwise stage as a dense 3×3
         dense[torch.arange(c), torch.arange(c)] = depthwise
-        return dense, self.bias
+        return fold_pointwise_then(self.conv1x1, dense, self.bias)
 
 
 class ECB(nn.Module):
@@ -144,11 +136,7 @@ class ECB(nn.Module):
         """Replace the branches by the one equivalent 3×3 conv (same output at every pixel)."""
         if self.fused is not None:
             return
-        weight, bias = self.folded()
-        conv = nn.Conv2d(self.cin, self.cout, 3, padding=1).to(weight.device, weight.dtype)
-        conv.weight.copy_(weight)
-        conv.bias.copy_(bias)
-        self.fused = conv
+        self.fused = conv_from(*self.folded())
         del self.conv3x3
         del self.branches
 

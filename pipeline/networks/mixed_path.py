@@ -29,7 +29,7 @@ from itertools import combinations
 import torch
 from torch import nn
 
-from pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec
+from pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec, conv_from
 
 LINEAR_BRANCHES = ("conv3x3", "conv1x1", "identity")
 _KERNEL = {"conv3x3": 3, "conv1x1": 1, "identity": 1}
@@ -108,11 +108,7 @@ class MixedPathLayer(nn.Module):
         parts = [b.folded(k) for b in self.branches]
         weight = sum(a * w for a, (w, _) in zip(self.alphas, parts, strict=True))
         bias = sum(a * b for a, (_, b) in zip(self.alphas, parts, strict=True))
-        c = self.branches[0].bn.num_features
-        conv = nn.Conv2d(c, c, k, padding=k // 2).to(weight.device, weight.dtype)
-        conv.weight.copy_(weight)
-        conv.bias.copy_(bias)
-        self.fused = conv
+        self.fused = conv_from(weight, bias)
         del self.branches
 
 

@@ -35,6 +35,17 @@ class OpSpec:
 OPS: Registry[OpSpec] = Registry("op")
 
 
+@torch.no_grad()
+def conv_from(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    """The same-size conv with these weight ``[cout, cin, k, k]`` and bias: what a
+    re-parameterisable layer folds into."""
+    cout, cin, k, _ = weight.shape
+    conv = nn.Conv2d(cin, cout, k, padding=k // 2).to(weight.device, weight.dtype)
+    conv.weight.copy_(weight)
+    conv.bias.copy_(bias)
+    return conv
+
+
 def _conv(k: int) -> Callable[[int, int, int | None, str], nn.Module]:
     def build(cin: int, cout: int, width: int | None, act: str) -> nn.Module:
         return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), ACTIVATIONS.get(act)(cout))
