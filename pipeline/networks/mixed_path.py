@@ -10,6 +10,16 @@ Runtime sees one conv (structural re-parameterisation, RepVGG: Ding et al., CVPR
 * the identity is the conv whose kernel is 1 at the centre of channel ``i → i``;
 * a branch's architecture weight ``α`` (the mixed path's coefficient) scales its kernel and bias.
 
+In the mixed-path *supernet* the branches' batch norms have no affine parameters
+(``affine=False``, as DARTS and Sparse Supernet search with): a branch's output is normalised,
+so ``α`` is its only scale and the sparse group lasso's ``|α|`` measures what the branch
+contributes. With a learnable ``γ`` the two form a scale symmetry (``α·γ`` is all the network
+sees), and the ℓ1 term is minimised by shrinking ``α`` while ``γ`` grows, without changing
+the network. The derived network's branches do have ``γ`` and ``β`` (they are fine-tuned):
+the supernet's ``α`` becomes ``γ`` (``γ = α``, ``β = 0``, the layer's ``alphas`` 1), so the
+derived layer, and the conv it folds into, compute exactly the supernet's path
+(:func:`pipeline.search.mixed_path_search.inherit_mixed_state`).
+
 Like the other block ops of the space, the layer adds its input to its output
 (``x + act(Σ_b α_b · branch_b(x))``), so an edge that keeps no branch is the identity and drops
 out of the network; the folded layer is one conv, its activation and the add.
@@ -37,9 +47,12 @@ _SHORT = {"conv3x3": "3x3", "conv1x1": "1x1", "identity": "id"}
 
 
 class LinearBranch(nn.Module):
-    """One branch: a k×k conv without bias (or the identity), then batch norm."""
+    """One branch: a k×k conv without bias (or the identity), then batch norm.
 
-    def __init__(self, kind: str, channels: int) -> None:
+    ``affine=False`` (the mixed-path supernet): the batch norm has no ``γ``, ``β``; the branch
+    output is normalised and its only scale is the mixed path's ``α`` (module docstring)."""
+
+    def __init__(self, kind: str, channels: int, affine: bool = True) -> None:
         super().__init__()
         if kind not in LINEAR_BRANCHES:
             raise ValueError(f"unknown linear branch {kind!r}; choose from {LINEAR_BRANCHES}")
@@ -47,24 +60,33 @@ class LinearBranch(nn.Module):
         k = _KERNEL[kind]
         self.conv = None if kind == "identity" else nn.Conv2d(channels, channels, k,
                                                               padding=k // 2, bias=False)
-        self.bn = nn.BatchNorm2d(channels)
+        self.bn = nn.BatchNorm2d(channels, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(x if self.conv is None else self.conv(x))
 
+    def scale_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch norm's ``(γ, β)``: its affine parameters, or ones and zeros without."""
+        bn = self.bn
+        if bn.affine:
+            return bn.weight, bn.bias
+        return torch.ones_like(bn.running_var), torch.zeros_like(bn.running_mean)
+
     def folded(self, kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The (weight ``[c, c, kernel, kernel]``, bias ``[c]``) of the equivalent conv."""
         c = self.bn.num_features
+        ref = self.bn.running_var
         if self.conv is None:
-            w = torch.zeros(c, c, 1, 1, dtype=self.bn.weight.dtype, device=self.bn.weight.device)
+            w = torch.zeros(c, c, 1, 1, dtype=ref.dtype, device=ref.device)
             w[torch.arange(c), torch.arange(c), 0, 0] = 1.0
         else:
             w = self.conv.weight
         pad = (kernel - w.shape[-1]) // 2
         w = nn.functional.pad(w, (pad, pad, pad, pad))
+        weight, shift = self.scale_shift()
         std = (self.bn.running_var + self.bn.eps).sqrt()
-        gamma = self.bn.weight / std
-        return w * gamma.view(-1, 1, 1, 1), self.bn.bias - self.bn.running_mean * gamma
+        gamma = weight / std
+        return w * gamma.view(-1, 1, 1, 1), shift - self.bn.running_mean * gamma
 
 
 class MixedPathLayer(nn.Module):

@@ -3,21 +3,34 @@
 Sparse Supernet (Wu et al., AAAI 2021) replaces the simplex of the architecture weights by a
 sparse-group-lasso constraint, so that an edge may keep zero, one or several ops. Here every edge
 of every cell holds the three linear branches of :mod:`pipeline.networks.mixed_path` (3×3, 1×1,
-identity, each with batch norm) and computes ``x + act(Σ_b α_b · branch_b(x))``; ``α`` is free
-(held ≥ 0) and updated by the accelerated proximal gradient step of
-:mod:`pipeline.search.sparse_group_lasso` after each architecture batch:
+identity, each with batch norm *without* affine parameters, so that ``α`` is a branch's only
+scale and ``|α|`` measures what it contributes: a learnable ``γ`` would let ``α`` shrink while
+``γ`` grows, which the ℓ1 term rewards without any change to the network) and computes
+``x + act(Σ_b α_b · branch_b(x))``; ``α`` is free (held ≥ 0) and updated by the accelerated
+proximal gradient step of :mod:`pipeline.search.sparse_group_lasso` after each architecture
+batch:
 
 * the task loss gives the gradient (every branch runs in this step, the cut ones too, so a
   branch at zero can grow back);
-* the proximal step applies the sparse group lasso (leaves, edges, cells) plus a weighted ℓ1
-  term whose weight for each branch is ``λ · ḡ · T_b / T̄``: its latency ``T_b`` from the
-  device's table over the mean branch latency ``T̄``, times ``ḡ``, the running mean size of
-  the task gradient on ``α``. Every kept branch is charged what it costs (3×3: the folded 3×3
-  layer; 1×1 and identity: the folded 1×1 layer), and ``λ`` has no units: at ``λ = 1`` a
-  branch of mean cost is charged the mean task gradient, whatever the loss's scale;
+* the proximal step applies the sparse group lasso (leaves, edges, cells) plus the latency,
+  charged as the folded edge costs: the branches of an edge fold into one conv, which is a
+  folded 3×3 (``T3``) if the edge keeps its 3×3 and a folded 1×1 (``T1``) otherwise. So the
+  edge as a whole (its group) is charged ``T1`` and the 3×3 leaf ``T3 − T1``; the 1×1 and
+  identity leaves are charged nothing of their own (beside a kept 3×3 they cost nothing, and
+  alone the edge's ``T1`` is theirs). Summed over the groups an edge keeps, the charges are
+  its folded cost for every set of branches (:meth:`MixedCosts.charged_ms`); the proximal
+  step uses their convex relaxation (``T1 ‖α_edge‖₂ + (T3 − T1) |α_3×3|``, exact by the
+  tree composition of the proximal operators). Each charge is scaled by ``λ · ḡ / T3``: ``ḡ``
+  is the running mean size of the task gradient on ``α``, so ``λ`` has no units (at
+  ``λ = 1`` an edge that keeps only its 3×3 is charged the mean task gradient, whatever the
+  loss's scale);
 * ``λ`` follows dual ascent on the latency of the network the current exact zeros keep,
   folded as it will be deployed, against the budget (the hinge of
   :class:`~pipeline.search.latency_term.BudgetPenalty`: a ceiling).
+
+The weight step trains the network at the last proximal point (the exactly sparse ``α``, the
+network the search currently keeps), not at the momentum look-ahead the accelerated step holds
+in ``α`` between steps (``MixedPathSearcher.frozen_weights``).
 
 The network level needs no relaxation of its own: an edge that keeps no branch is the identity
 and drops out, a cell that keeps no edge drops whole (the cell group of the lasso), and the
@@ -25,7 +38,8 @@ upsampler is the space's largest kernel. The derived network keeps the branches 
 exactly non-zero in the last proximal point; it is fitted to the budget by cutting the branches
 the search valued least per millisecond, or by adding back those it kept longest
 (:func:`fit_mixed`), inherits the branches' weights (and their ``α``, so it starts as the
-supernet's path), is fine-tuned, and is folded into one conv per edge at export.
+supernet's path: each kept branch's ``α`` becomes its batch norm's ``γ``), is fine-tuned,
+and is folded into one conv per edge at export.
 """
 
 from __future__ import annotations
@@ -45,9 +59,6 @@ from pipeline.networks.mixed_path import LINEAR_BRANCHES, LinearBranch, rep_op_n
 from pipeline.networks.ops import ACTIVATIONS
 from pipeline.search.fit import FitResult
 from pipeline.search_space import SearchSpace
-
-# The folded op each branch costs when it is the most expensive one an edge keeps.
-BRANCH_COST_OP = {"conv3x3": "rep3x3", "conv1x1": "rep1x1", "identity": "rep1x1"}
 
 
 @dataclass(frozen=True)
@@ -95,9 +106,31 @@ class MixedCosts:
                       for op in ("rep3x3", "rep1x1")}
         self.lut, self.space = lut, space
         self.a, self.b = lut.linear_calibration()
-        # What the proximal step charges each branch (ms, calibrated slope).
-        self.branch_ms = torch.tensor([self.a * self.layer[BRANCH_COST_OP[b]]
-                                       for b in LINEAR_BRANCHES], dtype=torch.float64)
+        # What the proximal step charges (ms, calibrated slope; module docstring): an edge that
+        # keeps any branch folds to at least a 1×1 layer (its group), a kept 3×3 makes it a
+        # 3×3 layer (its leaf: the difference).
+        t1, t3 = self.a * self.layer["rep1x1"], self.a * self.layer["rep3x3"]
+        self.edge_charge_ms = t1
+        self.leaf_charge_ms = torch.tensor(
+            [max(t3 - t1, 0.0) if b == "conv3x3" else 0.0 for b in LINEAR_BRANCHES],
+            dtype=torch.float64)
+        self.full_edge_ms = t1 + float(self.leaf_charge_ms.max())
+
+    def charged_ms(self, branches: tuple[str, ...]) -> float:
+        """What the proximal step's groups charge an edge keeping ``branches`` (ms): the edge's
+        group if it keeps any, plus the leaf of each kept branch. Equals the folded cost,
+        ``a · edge_ms(branches)``."""
+        if not branches:
+            return 0.0
+        return self.edge_charge_ms + sum(float(self.leaf_charge_ms[LINEAR_BRANCHES.index(b)])
+                                         for b in branches)
+
+    def prox_charges(self, scale: float) -> tuple[torch.Tensor, float]:
+        """``(l1_extra, edge_extra)`` for :class:`~pipeline.search.sparse_group_lasso.
+        AcceleratedProximalSGL`: the leaf and edge-group charges times ``scale / T3`` (the
+        search passes ``λ · ḡ``), in units of an edge that keeps its 3×3."""
+        unit = scale / self.full_edge_ms if self.full_edge_ms > 0 else 0.0
+        return self.leaf_charge_ms * unit, self.edge_charge_ms * unit
 
     def edge_ms(self, branches: tuple[str, ...]) -> float:
         """Raw LUT ms of one edge keeping ``branches``, folded (0 when it keeps none)."""
@@ -132,7 +165,9 @@ class MixedArch(nn.Module):
 
 
 class MixedSupernet(nn.Module):
-    """Head → every edge of every cell with all three branches → the largest upsampler."""
+    """Head → every edge of every cell with all three branches → the largest upsampler.
+
+    The branches' batch norms have no affine parameters: ``α`` is each branch's only scale."""
 
     def __init__(self, space: SearchSpace) -> None:
         super().__init__()
@@ -143,7 +178,8 @@ class MixedSupernet(nn.Module):
         self.head = probe.head
         self.upsampler = probe.upsampler[0]  # the conv; the anchor and the shuffle follow it
         self.cells = nn.ModuleList(
-            nn.ModuleList(nn.ModuleList(LinearBranch(b, c) for b in LINEAR_BRANCHES)
+            nn.ModuleList(nn.ModuleList(LinearBranch(b, c, affine=False)
+                                        for b in LINEAR_BRANCHES)
                           for _ in range(space.edges_per_cell))
             for _ in range(space.max_cells))
         self.act = ACTIVATIONS.get(space.act)(c)
@@ -271,8 +307,12 @@ def fit_mixed(choice: MixedChoice, alpha: torch.Tensor, costs: MixedCosts, budge
 def inherit_mixed_state(supernet: MixedSupernet, choice: MixedChoice, alpha: torch.Tensor,
                         arch: Architecture) -> dict[str, torch.Tensor]:
     """A state dict for ``build_network(arch)``: the kept branches' weights and batch-norm
-    statistics, their ``α``, the head and the upsampler, so that the derived network computes
-    what the supernet's path computed."""
+    statistics, the head and the upsampler, so that the derived network computes what the
+    supernet's path computed.
+
+    The supernet's batch norms have no affine parameters and ``α`` is a branch's only scale; in
+    the derived layer that scale is the batch norm's: ``γ = α``, ``β = 0`` and the layer's
+    ``alphas`` 1 (:mod:`pipeline.networks.mixed_path`), which fine-tuning then trains."""
     net = build_network(arch)
     state = net.state_dict()
     out: dict[str, torch.Tensor] = {}
@@ -289,11 +329,14 @@ def inherit_mixed_state(supernet: MixedSupernet, choice: MixedChoice, alpha: tor
     for (n, e, branches), module in zip(layers, modules, strict=True):
         prefix = names[module]
         for j, b in enumerate(branches):
-            src = supernet.cells[n][e][LINEAR_BRANCHES.index(b)].state_dict()
+            i = LINEAR_BRANCHES.index(b)
+            src = supernet.cells[n][e][i].state_dict()
             for k, v in src.items():
                 out[f"{prefix}.branches.{j}.{k}"] = v.clone()
-        out[f"{prefix}.alphas"] = torch.tensor(
-            [float(alpha[n, e, LINEAR_BRANCHES.index(b)]) for b in branches])
+            ref = state[f"{prefix}.branches.{j}.bn.weight"]
+            out[f"{prefix}.branches.{j}.bn.weight"] = torch.full_like(ref, float(alpha[n, e, i]))
+            out[f"{prefix}.branches.{j}.bn.bias"] = torch.zeros_like(ref)
+        out[f"{prefix}.alphas"] = torch.ones(len(branches))
     missing = set(state) - set(out)
     if missing:
         raise KeyError(f"no supernet weight for {sorted(missing)[:3]}")

@@ -2,9 +2,11 @@
 
 The loop, the schedule, the data, validation and checkpoints are the single-path search's
 (:mod:`pipeline.search.searcher`); what differs is listed in
-:mod:`pipeline.search.mixed_path_search`: the supernet, the free weights ``α`` with their
-accelerated proximal step, the latency charged per kept branch, the derivation from exact zeros,
-the fit that cuts branches and the weight inheritance.
+:mod:`pipeline.search.mixed_path_search`: the supernet (batch norms without affine parameters,
+so ``α`` is each branch's only scale), the free weights ``α`` with their accelerated proximal
+step, the latency charged as the folded edge costs (the edge group at a folded 1×1, the 3×3
+leaf at the difference to a folded 3×3), the weight step at the proximal point, the derivation
+from exact zeros, the fit that cuts branches and the weight inheritance.
 """
 
 from __future__ import annotations
@@ -91,8 +93,8 @@ class MixedTrajectory:
                     ax[i].plot(it, alpha[:, n, e, i], lw=0.8, label=f"c{n}e{e}")
             ax[i].set_title(f"α of {name}, every edge")
             ax[i].set_xlabel("iteration")
-            # The kept α shrink by orders of magnitude (README: the batch norms make up for
-            # them); a log axis, linear near zero so that exact zeros show, keeps them visible.
+            # The kept α span orders of magnitude as λ moves; a log axis, linear near zero so
+            # that exact zeros show, keeps them all visible.
             ax[i].set_yscale("symlog", linthresh=1e-5)
         ax[0].legend(fontsize=6, ncol=2)
         a = ax[-1]
@@ -136,7 +138,12 @@ class MixedPathSearcher(Searcher):
         return self.arch.alpha
 
     def frozen_weights(self) -> torch.Tensor:
-        return self.arch.alpha.detach().clone()
+        """What the weight step (and validation) runs the supernet at: the last proximal point,
+        the exactly sparse ``α`` the search keeps. Between steps ``self.arch.alpha`` holds the
+        accelerated step's momentum look-ahead ``prox + μ v`` (the point its next gradient is
+        taken at), which keeps cut branches alive and scales the kept ones by the momentum;
+        training the network there would fit it to a network the search does not keep."""
+        return self.sparse_alpha()
 
     def sparse_alpha(self) -> torch.Tensor:
         """The last proximal point: the weights with their exact zeros."""
@@ -162,10 +169,12 @@ class MixedPathSearcher(Searcher):
         g = float(alpha.grad.abs().mean()) if alpha.grad is not None else 0.0
         group["grad_scale"] = g if group["grad_scale"] == 0.0 else (
             GRAD_EMA * group["grad_scale"] + (1.0 - GRAD_EMA) * g)
-        # Every kept branch is charged its latency relative to the mean branch, in units of
-        # the mean task gradient, scaled by λ (mixed_path_search's module docstring).
-        cost = self.costs.branch_ms / self.costs.branch_ms.mean()
-        group["l1_extra"] = (self.penalty.lam * group["grad_scale"] * cost).to(alpha)
+        # The folded cost of each edge: its group at a folded 1×1, its 3×3 leaf at the
+        # difference to a folded 3×3; relative to a folded 3×3, in units of the mean task
+        # gradient, scaled by λ (mixed_path_search's module docstring).
+        leaf, edge = self.costs.prox_charges(self.penalty.lam * group["grad_scale"])
+        group["l1_extra"] = leaf.to(alpha)
+        group["edge_extra"] = float(edge)
         self.a_opt.step()
         kept = self.costs.kept_ms(self.sparse_alpha(), self.supernet.kernel)
         self.penalty.update(kept)

@@ -23,6 +23,17 @@ so it fits an ordinary ``loss.backward(); optimizer.step()`` loop:
     z = α − η ∇L(α)
     v ← prox_ηR(z) − α + μ v
     α ← prox_ηR(z) + μ v
+
+Between steps the parameter ``α`` holds the momentum look-ahead ``prox_ηR(z) + μ v``, which is
+not sparse until the momentum has died out; the proximal point ``prox_ηR(z)`` is, and
+:meth:`AcceleratedProximalSGL.proximal_point` returns it. Anything that should see the network
+the search keeps (the supernet's weight step, the read-out of what is kept) uses that point.
+
+Besides the three strengths, a caller may weight the tree per element: ``l1_extra`` adds a
+weighted ℓ1 term on the leaves and ``edge_extra`` a weighted norm on the edge groups
+(``Σ_edges d_e ‖α_e‖₂``); both are terms of the same tree, so the composition stays exact. The
+mixed-path search puts its latency charges there (the edge group at the folded 1×1 layer, the
+3×3 leaf at the difference to the folded 3×3 layer).
 """
 
 from __future__ import annotations
@@ -46,31 +57,50 @@ class SGLWeights:
             raise ValueError(f"sparse group lasso strengths must be ≥ 0, got {self}")
 
 
-def _group_shrink(a: torch.Tensor, threshold: float, dims: tuple[int, ...]) -> torch.Tensor:
+def _group_shrink(a: torch.Tensor, threshold: float | torch.Tensor,
+                  dims: tuple[int, ...]) -> torch.Tensor:
     """``max(0, 1 − threshold / ‖a_g‖) a_g`` for every group ``g`` spanning ``dims``."""
     norm = a.pow(2).sum(dim=dims, keepdim=True).sqrt()
     factor = torch.clamp(1.0 - threshold / norm.clamp_min(1e-30), min=0.0)
     return a * factor
 
 
-def sgl_penalty(alpha: torch.Tensor, lam: SGLWeights) -> torch.Tensor:
-    """The regulariser ``R(α)`` for weights shaped ``[cells, edges, ops]``."""
+def sgl_penalty(alpha: torch.Tensor, lam: SGLWeights, l1_extra: torch.Tensor | None = None,
+                edge_extra: torch.Tensor | float | None = None) -> torch.Tensor:
+    """The regulariser ``R(α)`` for weights shaped ``[cells, edges, ops]``, with the weighted
+    terms of :func:`prox_sgl` (``Σ c_i |α_i|`` and ``Σ_edges d_e ‖α_e‖₂``) when given."""
     _, e, o = alpha.shape
     edge_norms = alpha.pow(2).sum(-1).sqrt()
     cell_norms = alpha.pow(2).sum((-2, -1)).sqrt()
-    return (lam.l1 * alpha.abs().sum() + lam.edge * math.sqrt(o) * edge_norms.sum()
-            + lam.cell * math.sqrt(e * o) * cell_norms.sum())
+    r = (lam.l1 * alpha.abs().sum() + lam.edge * math.sqrt(o) * edge_norms.sum()
+         + lam.cell * math.sqrt(e * o) * cell_norms.sum())
+    if l1_extra is not None:
+        r = r + (l1_extra.to(alpha) * alpha.abs()).sum()
+    if edge_extra is not None:
+        r = r + (_per_edge(edge_extra, alpha) * edge_norms).sum()
+    return r
+
+
+def _per_edge(d: torch.Tensor | float, alpha: torch.Tensor) -> torch.Tensor | float:
+    """An edge charge as a number, or as a ``[cells, edges]`` tensor of ``alpha``'s type."""
+    if torch.is_tensor(d) and d.dim() > 0:
+        return d.to(alpha)
+    return float(d)
 
 
 def prox_sgl(alpha: torch.Tensor, step: float, lam: SGLWeights, nonnegative: bool = False,
-             l1_extra: torch.Tensor | None = None) -> torch.Tensor:
+             l1_extra: torch.Tensor | None = None,
+             edge_extra: torch.Tensor | float | None = None) -> torch.Tensor:
     """``argmin_x ½‖x − α‖² + step · R(x)`` for weights shaped ``[cells, edges, ops]``.
 
     Leaves to root (module docstring): soft threshold, then the edges' group shrinkage, then
     the cells'. With ``nonnegative`` the weights are also held at ``x ≥ 0`` (the constraint is
     a leaf-level term, so it joins the soft threshold and the composition stays exact).
     ``l1_extra`` (broadcast to ``α``) adds a weighted ℓ1 term ``Σ c_i |α_i|``, also a leaf: the
-    mixed-path search puts each branch's latency there, so costly branches are cut first."""
+    mixed-path search puts the 3×3 leaves' latency there. ``edge_extra`` (a number, or one per
+    edge ``[cells, edges]``) adds a weighted group norm ``Σ_edges d_e ‖α_e‖₂`` to the edges'
+    level, without the ``√|g|`` of ``λ_edge`` (it is a charge in its own units): the mixed-path
+    search charges there what an edge costs as a whole."""
     if alpha.dim() != 3:
         raise ValueError(f"expected weights shaped [cells, edges, ops], got {tuple(alpha.shape)}")
     _, e, o = alpha.shape
@@ -79,7 +109,11 @@ def prox_sgl(alpha: torch.Tensor, step: float, lam: SGLWeights, nonnegative: boo
         x = torch.clamp(alpha - t1, min=0.0)
     else:
         x = torch.sign(alpha) * torch.clamp(alpha.abs() - t1, min=0.0)
-    if lam.edge > 0:
+    if edge_extra is not None:
+        d = _per_edge(edge_extra, alpha)
+        edge_t = step * (lam.edge * math.sqrt(o) + (d.unsqueeze(-1) if torch.is_tensor(d) else d))
+        x = _group_shrink(x, edge_t, dims=(-1,))
+    elif lam.edge > 0:
         x = _group_shrink(x, step * lam.edge * math.sqrt(o), dims=(-1,))
     if lam.cell > 0:
         x = _group_shrink(x, step * lam.cell * math.sqrt(e * o), dims=(-2, -1))
@@ -97,11 +131,12 @@ class AcceleratedProximalSGL(torch.optim.Optimizer):
         if lr <= 0 or not 0.0 <= momentum < 1.0:
             raise ValueError(f"need lr > 0 and 0 ≤ momentum < 1, got {lr}, {momentum}")
         # Plain numbers and tensors only, so that the optimiser's state_dict loads with
-        # torch.load(weights_only=True). ``l1_extra`` is the weighted ℓ1 term of prox_sgl, set
-        # by the caller between steps (the mixed-path search's latency thresholds).
+        # torch.load(weights_only=True). ``l1_extra`` and ``edge_extra`` are the weighted terms
+        # of prox_sgl, set by the caller between steps (the mixed-path search's latency charges).
         super().__init__(params, {"lr": lr, "momentum": momentum, "l1": lam.l1,
                                   "edge": lam.edge, "cell": lam.cell,
-                                  "nonnegative": nonnegative, "l1_extra": None})
+                                  "nonnegative": nonnegative, "l1_extra": None,
+                                  "edge_extra": None})
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -116,7 +151,8 @@ class AcceleratedProximalSGL(torch.optim.Optimizer):
                 state = self.state[p]
                 v = state.setdefault("velocity", torch.zeros_like(p))
                 lam = SGLWeights(group["l1"], group["edge"], group["cell"])
-                x = prox_sgl(p - lr * grad, lr, lam, group["nonnegative"], group["l1_extra"])
+                x = prox_sgl(p - lr * grad, lr, lam, group["nonnegative"], group["l1_extra"],
+                             group.get("edge_extra"))  # absent from older checkpoints
                 # The proximal point has the exact zeros; the look-ahead below does not until
                 # the momentum has died out, so the kept branches are read from here.
                 state["prox"] = x.clone()
@@ -125,7 +161,6 @@ class AcceleratedProximalSGL(torch.optim.Optimizer):
                 if group["nonnegative"]:  # the look-ahead may overshoot below zero
                     p.clamp_(min=0.0)
         return loss
-
 
     def proximal_point(self, p: torch.Tensor) -> torch.Tensor:
         """The last proximal point of ``p`` (exactly sparse), or ``p`` before any step."""

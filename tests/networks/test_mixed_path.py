@@ -19,9 +19,10 @@ def randomise_bn(module: nn.Module, seed: int, strength: float = 1.0) -> None:
             c = m.num_features
             m.running_mean.copy_(strength * torch.randn(c, generator=g))
             m.running_var.copy_(1 + strength * (torch.rand(c, generator=g) - 0.5))
-            with torch.no_grad():
-                m.weight.copy_(1 + strength * torch.randn(c, generator=g))
-                m.bias.copy_(strength * torch.randn(c, generator=g))
+            if m.affine:  # the mixed-path supernet's batch norms have no γ, β
+                with torch.no_grad():
+                    m.weight.copy_(1 + strength * torch.randn(c, generator=g))
+                    m.bias.copy_(strength * torch.randn(c, generator=g))
 
 
 @pytest.mark.parametrize("branches, alphas", [
@@ -42,6 +43,27 @@ def test_folded_layer_equals_the_branches(branches, alphas):
     assert layer.fused is not None and not hasattr(layer, "branches")
     assert layer.fused.kernel_size == ((3, 3) if "conv3x3" in branches else (1, 1))
     assert torch.allclose(layer(x), before, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["conv3x3", "conv1x1", "identity"])
+def test_a_branch_without_affine_batch_norm_has_no_scale_of_its_own_and_folds(kind):
+    """The supernet's branches: no γ, β (so the mixed path's α is their only scale); in train
+    mode the output is normalised whatever the conv's scale; the fold is exact."""
+    torch.manual_seed(0)
+    branch = LinearBranch(kind, 6, affine=False)
+    assert not any(n.startswith("bn.") for n, _ in branch.named_parameters())
+    x = torch.randn(4, 6, 9, 10)
+    y = branch(x)
+    assert torch.allclose(y.mean((0, 2, 3)), torch.zeros(6), atol=1e-5)
+    assert torch.allclose(y.var((0, 2, 3), unbiased=False), torch.ones(6), atol=1e-3)
+    if branch.conv is not None:
+        with torch.no_grad():
+            branch.conv.weight.mul_(7.0)  # the conv cannot scale the branch either
+        assert torch.allclose(branch(x), y, atol=1e-4)
+    randomise_bn(branch, 5)
+    branch.eval()
+    w, b = branch.folded(3)
+    assert torch.allclose(nn.functional.conv2d(x, w, b, padding=1), branch(x), atol=1e-5)
 
 
 def test_a_network_of_mixed_paths_folds_through_the_export_hook():

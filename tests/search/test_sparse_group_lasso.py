@@ -17,8 +17,8 @@ from pipeline.search.sparse_group_lasso import (
 LAM = SGLWeights(l1=0.05, edge=0.08, cell=0.05)
 
 
-def prox_objective(x, alpha, step, lam):
-    return 0.5 * (x - alpha).pow(2).sum() + step * sgl_penalty(x, lam)
+def prox_objective(x, alpha, step, lam, l1_extra=None, edge_extra=None):
+    return 0.5 * (x - alpha).pow(2).sum() + step * sgl_penalty(x, lam, l1_extra, edge_extra)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -34,6 +34,29 @@ def test_prox_is_the_minimiser(seed):
             assert prox_objective(other, alpha, 1.0, LAM) >= best - 1e-12
     # Zeros are exact: some leaves, edges or cells are dropped whole at these strengths.
     assert (x == 0).any() and (x != 0).any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_prox_with_the_weighted_leaf_and_edge_terms_is_the_minimiser(seed):
+    """The latency charges (a weighted ℓ1 on the leaves, a weighted norm on each edge) are terms
+    of the same tree: the composed operator is still the exact minimiser, nonnegative too."""
+    g = torch.Generator().manual_seed(seed)
+    alpha = torch.randn(3, 2, 3, generator=g, dtype=torch.float64) * 0.4
+    l1_extra = torch.tensor([0.06, 0.0, 0.0], dtype=torch.float64)
+    edge_extra = torch.rand(3, 2, generator=g, dtype=torch.float64) * 0.2
+    for nonneg in (False, True):
+        x = prox_sgl(alpha, 1.0, LAM, nonneg, l1_extra, edge_extra)
+        best = prox_objective(x, alpha, 1.0, LAM, l1_extra, edge_extra)
+        for scale in (1e-1, 1e-2, 1e-4):
+            for _ in range(200):
+                other = x + scale * torch.randn(x.shape, generator=g, dtype=torch.float64)
+                if nonneg:
+                    other = other.clamp_min(0.0)
+                assert prox_objective(other, alpha, 1.0, LAM, l1_extra, edge_extra) >= best - 1e-12
+    # A number charges every edge alike.
+    per_edge = torch.full((3, 2), 0.1, dtype=torch.float64)
+    assert torch.allclose(prox_sgl(alpha, 1.0, LAM, edge_extra=0.1),
+                          prox_sgl(alpha, 1.0, LAM, edge_extra=per_edge), rtol=0, atol=1e-15)
 
 
 def test_each_level_alone_has_its_closed_form():
@@ -99,3 +122,26 @@ def test_weighted_l1_cuts_the_costly_branch_first_and_the_state_reloads_safely(t
                                    lam=SGLWeights())
     again.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
     assert torch.equal(again.param_groups[0]["l1_extra"], opt.param_groups[0]["l1_extra"])
+
+
+def test_the_edge_charge_drops_an_edge_whole_and_old_state_still_steps(tmp_path):
+    """An edge charged more than its group norm is worth drops whole; the other edge keeps its
+    branches. A saved state from before the edge charge (no ``edge_extra``) still steps."""
+    target = torch.tensor([[[0.3, 0.2, 0.0], [0.3, 0.2, 0.0]]], dtype=torch.float64)
+    alpha = torch.nn.Parameter(target.clone())
+    opt = AcceleratedProximalSGL([alpha], lr=0.5, lam=SGLWeights(), momentum=0.5,
+                                 nonnegative=True)
+    opt.param_groups[0]["edge_extra"] = torch.tensor([[0.5, 0.1]], dtype=torch.float64)
+    for _ in range(200):
+        opt.zero_grad()
+        (0.5 * (alpha - target).pow(2).sum()).backward()
+        opt.step()
+    sparse = opt.proximal_point(alpha)
+    assert torch.equal(sparse[0, 0], torch.zeros(3, dtype=torch.float64))
+    assert (sparse[0, 1, :2] > 0).all()
+    old = opt.state_dict()
+    del old["param_groups"][0]["edge_extra"]
+    again = AcceleratedProximalSGL([torch.nn.Parameter(target.clone())], lr=0.5,
+                                   lam=SGLWeights())
+    again.load_state_dict(old)
+    again.step()
