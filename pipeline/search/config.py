@@ -22,9 +22,25 @@ class SearchConfig:
     lut: str                               # path of the latency table
     scale: int = 2
     relaxation: str = "sparsestmax"
-    penalty: str = "lagrangian"
-    lam: float = 0.0                       # initial multiplier of the budget penalty
-    lam_step: float = 0.02                 # its dual-ascent step
+    penalty: str = "augmented"
+    # Initial multiplier of the budget penalty. The penalty is scaled to the task gradient, so
+    # the multiplier that balances the task's pull is of order one; starting there, instead of
+    # at zero, keeps the dual variable from winding up while the latency first comes down.
+    lam: float = 0.5
+    # Its dual-ascent step and the augmented Lagrangian's quadratic weight μ. Both are in units
+    # of the task gradient (the penalty is scaled to it), so λ = 1 pulls as hard as the task.
+    lam_step: float = 0.05
+    rho: float = 4.0
+    # Where the search aims the expected latency (× budget); None: the middle of the window the
+    # fit accepts, so the derived network needs no fit.
+    aim: float | None = None
+    # Backpropagate straight through sparsestmax's push (its exact Jacobian dies on a vertex).
+    straight_through: bool = True
+    # The radius stays at or under radius_hold while |E/target − 1| ≥ hold_tolerance, until
+    # hold_until of the search; after that it follows the schedule to 1 (one-hot).
+    radius_hold: float = 0.9
+    hold_tolerance: float = 0.05
+    hold_until: float = 0.9
     param_weight: float = 0.0              # extra terms: weight × E[params] / 1e6 …
     mult_add_weight: float = 0.0           # … and weight × E[Mult-Adds] / 1e9
     train_data: list[str] = field(default_factory=list)
@@ -34,12 +50,17 @@ class SearchConfig:
     search_fraction: float = 0.4
     warmup_fraction: float = 0.15          # first part of the search: weights only
     radius_end_fraction: float = 0.8       # sparsestmax radius reaches 1 here (linear from 0)
+    # … and at the network level (depth, upsampler) here: its choices are the coarsest (a cell is
+    # a large share of the latency), so they settle first and the finer cell and kernel levels
+    # trim the latency to the budget after them, as sequential decisions in SGAS (Li et al.,
+    # CVPR 2020).
+    network_end_fraction: float = 0.55
     batch_size: int = 8                    # search batches (per process); each step also
     patch_size: int = 48                   # draws one architecture batch
     lr: float = 2e-3                       # network weights (Adam, cosine)
     # Architecture logits (Adam, betas 0.5/0.999 as DARTS). Sparsemax is scale-sensitive: at
     # 3e-3 the depth collapsed to one cell within ~70 steps, before λ could react.
-    arch_lr: float = 1e-3
+    arch_lr: float = 1e-3                  # cosine-annealed to 10 % over the search
     finetune_batch_size: int = 16
     finetune_patch_size: int = 72
     # Mixed-path search (--relaxation sparse-group-lasso): the accelerated proximal step on the
@@ -89,8 +110,28 @@ class SearchConfig:
         if self.evolve_criterion not in ("weight", "abs"):
             raise UserError(f"unknown --evolve-criterion {self.evolve_criterion!r}; use weight "
                             "or abs")
+        if self.aim is not None and not 0.5 <= self.aim <= 1.0:
+            raise UserError("--aim must be in [0.5, 1]: a fraction of the latency budget")
         if self.headroom is not None and not 0.0 <= self.headroom < 0.1:
             raise UserError("--headroom must be in [0, 0.1): the fit window is [0.9, 1 - headroom]")
+
+    def fit_window(self, model_sigma: float) -> tuple[float, float]:
+        """Where the fit puts the prediction (× budget): ``[0.9, 1 − headroom]`` when a headroom
+        is fixed, else the window the table's model uncertainty leaves for the measurement to
+        land in ``[0.9, 1.0]`` (:func:`pipeline.search.budget.prediction_window`)."""
+        from pipeline.search.budget import prediction_window
+
+        if self.headroom is not None:
+            return 0.9, 1.0 - self.headroom
+        return prediction_window(model_sigma)
+
+    def target_fraction(self, model_sigma: float) -> float:
+        """Where the search aims the expected latency (× budget): ``aim``, or the middle of
+        :meth:`fit_window`."""
+        if self.aim is not None:
+            return self.aim
+        lo, hi = self.fit_window(model_sigma)
+        return (lo + hi) / 2.0
 
     @property
     def search_iters(self) -> int | None:

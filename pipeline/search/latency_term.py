@@ -8,14 +8,22 @@ Under the relaxed weights of the three levels (:class:`RelaxedWeights`), the exp
 with ``g_n`` the path weight of cell ``n`` and ``a, b`` the table's model reduced to a line
 (:meth:`~pipeline.latency.lut.LatencyTable.linear_calibration`; the fit of the discrete network
 uses the whole model). It is linear in every level's weights, so its gradient reaches all
-three. :class:`BudgetPenalty` holds it to the
-budget, with a multiplier λ adapted by dual ascent ``λ ← λ + η (E/B − 1)`` (as in constrained
-NAS such as TF-NAS, Hu et al. 2020):
+three. :class:`BudgetPenalty` holds it to a target ``B`` with the excess ``h = E/B − 1`` and a
+multiplier λ adapted by dual ascent ``λ ← λ + η h`` (as in constrained NAS such as TF-NAS, Hu et
+al. 2020):
 
-* ``hinge``: ``λ · max(0, E/B − 1)`` with λ ≥ 0: the budget is a ceiling only;
-* ``lagrangian``: ``λ · (E/B − 1)`` with λ free in sign, the Lagrangian of ``E = B``: over budget
-  λ grows and pushes the latency down, long under budget λ turns negative and lets the search
-  spend what is left. SR quality grows with compute, so using the budget is what users want.
+* ``augmented`` (the default): the augmented Lagrangian of ``E = B`` (the method of multipliers,
+  Hestenes 1969, Powell 1969; Nocedal & Wright, ch. 17), ``λ h + (μ/2) h²``: the quadratic term
+  pulls at once in proportion to the miss, λ removes the steady-state error;
+* ``hinge``: ``λ · max(0, h)`` with λ ≥ 0: the budget is a ceiling only;
+* ``lagrangian``: ``λ · h`` with λ free in sign: over budget λ grows and pushes the latency
+  down, long under budget λ turns negative and lets the search spend what is left.
+
+The search scales the penalty to the task: its gradient on the logits is ``s · c(h) · ∇h`` with
+``c`` the penalty's slope and ``s = ‖∇ task‖ / ‖∇h‖`` (the task norm a running mean), so λ = 1
+pulls as hard as the task loss does, on any device, budget or dataset
+(:meth:`BudgetPenalty.combine`). SR quality grows with compute, so using the budget is what users
+want.
 
 Parameters and Mult-Adds have the same linear form and can be added with their weights.
 """
@@ -103,32 +111,82 @@ def mult_add_costs(space: SearchSpace, output_size: tuple[int, int]) -> CostTabl
 
 
 class BudgetPenalty:
-    """Hinge or Lagrangian penalty of ``E/B − 1`` with a multiplier adapted by dual ascent
-    (module docstring)."""
+    """Augmented-Lagrangian, hinge or Lagrangian penalty of ``h = E/B − 1`` with a multiplier
+    adapted by dual ascent (module docstring)."""
 
-    KINDS = ("hinge", "lagrangian")
+    KINDS = ("augmented", "hinge", "lagrangian")
+    EMA = 0.9  # running mean of the task gradient's norm (a step's is noisy)
 
     def __init__(self, budget_ms: float, kind: str = "hinge", lam: float = 0.0,
-                 step: float = 0.02) -> None:
+                 step: float = 0.02, rho: float = 0.0) -> None:
         if kind not in self.KINDS:
             raise ValueError(f"unknown penalty {kind!r}; known: {', '.join(self.KINDS)}")
-        self.budget_ms, self.kind, self.lam, self.step = budget_ms, kind, lam, step
+        self.budget_ms, self.kind, self.lam, self.step, self.rho = budget_ms, kind, lam, step, rho
+        self.task_norm: float | None = None
+
+    def excess(self, expected_ms: float | torch.Tensor) -> float | torch.Tensor:
+        return expected_ms / self.budget_ms - 1.0
+
+    def slope(self, excess: float) -> float:
+        """The penalty's derivative in ``h`` at ``h = excess``."""
+        if self.kind == "hinge":
+            return self.lam if excess > 0 else 0.0
+        if self.kind == "augmented":
+            return self.lam + self.rho * excess
+        return self.lam
 
     def __call__(self, expected_ms: torch.Tensor) -> torch.Tensor:
-        excess = expected_ms / self.budget_ms - 1.0
+        """The penalty's value (unscaled)."""
+        h = self.excess(expected_ms)
         if self.kind == "hinge":
-            excess = torch.clamp(excess, min=0.0)
-        return self.lam * excess
+            return self.lam * torch.clamp(h, min=0.0)
+        if self.kind == "augmented":
+            return self.lam * h + 0.5 * self.rho * h * h
+        return self.lam * h
+
+    def combine(self, task: list[torch.Tensor | None], constraint: list[torch.Tensor | None],
+                excess: float) -> list[torch.Tensor | None]:
+        """Gradients ``task + s · slope(h) · constraint`` on the same parameters, with ``s`` the
+        running mean of ‖task‖ over ‖constraint‖ (module docstring)."""
+        def norm(gs: list[torch.Tensor | None]) -> float:
+            return float(sum(float((g.double() ** 2).sum()) for g in gs if g is not None)) ** 0.5
+
+        t = norm(task)
+        self.task_norm = t if self.task_norm is None else (
+            self.EMA * self.task_norm + (1 - self.EMA) * t)
+        c = norm(constraint)
+        s = self.task_norm / c if c > 0 else 0.0
+        coef = s * self.slope(excess)
+        out = []
+        for gt, gc in zip(task, constraint, strict=True):
+            if gt is None and gc is None:
+                out.append(None)
+                continue
+            g = torch.zeros_like(gc if gt is None else gt) if gt is None else gt.clone()
+            if gc is not None:
+                g = g + coef * gc
+            out.append(g)
+        return out
+
+    # The dual step integrates the excess clipped to ±this, so that the multiplier does not wind
+    # up while a far-off start comes down (anti-windup, as in a PI controller); the augmented
+    # term's pull is proportional to the whole miss meanwhile.
+    WINDUP = 0.1
 
     def update(self, expected_ms: float) -> None:
         """Dual ascent on λ: up while over budget, down while under (not below zero for the
         hinge, whose budget is only a ceiling)."""
-        self.lam += self.step * (expected_ms / self.budget_ms - 1.0)
+        h = float(self.excess(expected_ms))
+        if self.kind == "augmented":
+            h = max(-self.WINDUP, min(self.WINDUP, h))
+        self.lam += self.step * h
         if self.kind == "hinge":
             self.lam = max(0.0, self.lam)
 
-    def state(self) -> dict[str, float]:
-        return {"lam": self.lam}
+    def state(self) -> dict[str, float | None]:
+        return {"lam": self.lam, "task_norm": self.task_norm}
 
-    def load(self, state: dict[str, float]) -> None:
+    def load(self, state: dict[str, float | None]) -> None:
         self.lam = float(state["lam"])
+        tn = state.get("task_norm")
+        self.task_norm = None if tn is None else float(tn)

@@ -1,15 +1,18 @@
 """Continuous relaxations of a discrete choice, by name (``--relaxation``).
 
-Each maps architecture logits ``z`` (last dimension = the choices) and a radius ``r`` in [0, 1]
-to weights on the probability simplex:
+Each maps architecture logits ``z`` (last dimension = the ``K`` choices) and a radius ``r`` in
+[0, 1] to weights on the probability simplex:
 
 * ``softmax``: DARTS (Liu et al., ICLR 2019); dense, ignores ``r``. The ablation baseline.
 * ``sparsemax``: the Euclidean projection of ``z`` onto the simplex (Martins & Astudillo,
   ICML 2016); exact zeros, ignores ``r``.
-* ``sparsestmax``: sparsemax, then a projection *out of* a ball of radius ``r·R`` around the
-  centre of the active face (Shao et al., ICML 2019 "SSN"; used at all three levels by Trilevel
-  NAS, Wu et al., arXiv 2101.06658). ``R`` is the distance from that centre to a vertex, so
-  ``r = 0`` is sparsemax and ``r = 1`` leaves only vertices: the weights are one-hot.
+* ``sparsestmax``: SSN's definition (Shao et al., "SSN: Learning Sparse Switchable Normalization
+  via SparsestMax", CVPR 2019; used at all three levels by Trilevel NAS, Wu et al.,
+  arXiv 2101.06658): the Euclidean projection of ``z`` onto the simplex *less the open ball* of
+  radius ``r·R`` around the simplex centre ``u = 1/K``, with ``R = √(1 − 1/K)`` the distance from
+  ``u`` to a vertex. The ball is fixed: ``r = 0`` is sparsemax, and ``r = 1`` leaves only the
+  vertices, so the weights are one-hot. When sparsemax already lies outside the ball it is the
+  answer (for ``z = (0.6, 0.6, 0, 0)`` at ``r = 0.3`` the weights stay ``(0.5, 0.5, 0, 0)``).
 * ``sorted-sparsestmax``: for the network level, where choice ``d`` means "use ``d + 1`` cells".
   It returns the *path weights* of the cells, ``g_n = Σ_{d ≥ n} p_d`` for ``p = sparsestmax(z)``:
   sorted (non-increasing) by construction, ``g_0 = 1``, a step 1…1 0…0 at ``r = 1``. A deeper cell
@@ -17,13 +20,26 @@ to weights on the probability simplex:
   is how we read the paper's "sorting for network-level compression". :func:`path_to_depth`
   turns path weights back into the depth distribution.
 
-All are differentiable by autograd: sparsemax's Jacobian is ``diag(s) − s sᵀ/|S|`` on its support
-``S``; after the ball projection, gradients reach only the coordinates still in the support.
+The projection out of the ball is not convex, so :func:`sparsestmax` solves it exactly by its
+optimality conditions instead of SSN's staged approximation: the optimum lies in the relative
+interior of some face ``S`` of the simplex, where it is either the projection ``q_S`` of ``z`` onto
+the face's plane (when that is outside the ball) or the point of the sphere nearest ``q_S``. On the
+plane of ``S`` the sphere is a sphere around the face's centre ``c_S`` of radius
+``√((rR)² − |c_S − u|²)``, because ``p − c_S ⟂ c_S − u`` there. Every face's two candidates are
+computed at once (``2^K − 1`` faces; ``K ≤ 8`` here) and the feasible one nearest ``z`` wins, ties
+to the lower face index, so the largest logit wins a tie. The tests compare it with a brute-force
+search of the simplex.
+
+Gradients: the exact Jacobian is zero wherever the weights sit on a vertex, which by the end of a
+search is most rows, while the budget's multiplier keeps integrating. :func:`straight_through`
+keeps the forward value and backpropagates through sparsemax (``diag(s) − s sᵀ/|S|`` on its
+support ``S``), so the expected latency and the task loss keep moving the logits to the end (the
+straight-through estimator, Bengio et al. 2013, as used for one-hot NAS by ProxylessNAS).
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Callable
 
 import torch
@@ -45,61 +61,75 @@ def sparsemax(z: torch.Tensor) -> torch.Tensor:
     return torch.clamp(z - tau, min=0.0)
 
 
-_ZERO = 1e-6  # weights below this after the sphere step are rounding residue of a vertex
+_ZERO = 1e-6  # weights below this are rounding residue of a vertex or a face: exact zeros
+_FEASIBLE = 1e-9  # slack of the feasibility tests (double rounding)
 
 
-def _sparsestmax_row(z: torch.Tensor, r: float) -> torch.Tensor:
-    """One row, with the rounding residue of the sphere step set to exact zeros (so that a
-    vertex is exactly one-hot and zero-weight choices are skipped by the supernet)."""
-    p = _push_out_of_ball(z, r)
-    if r <= 0.0:
-        return p
-    kept = torch.where(p > _ZERO, p, torch.zeros_like(p))
-    return kept / kept.sum()
+@functools.lru_cache(maxsize=16)
+def _faces(k: int) -> torch.Tensor:
+    """``[2^k − 1, k]``: row ``i`` is the indicator of the face whose bitmask is ``i + 1``."""
+    bits = torch.arange(1, 2**k).unsqueeze(-1)
+    return ((bits >> torch.arange(k)) & 1).double()
 
 
-def _push_out_of_ball(z: torch.Tensor, r: float) -> torch.Tensor:
-    """One row: sparsemax, then push out of the ball around the active face's centre until the
-    point lies on the sphere inside the simplex (shrinking the face when the push leaves it)."""
-    p = sparsemax(z)
-    if r <= 0.0:
-        return p
-    for _ in range(z.shape[-1]):
-        support = p > 0
-        m = int(support.sum())
-        if m <= 1:
-            return p
-        centre = support.to(p.dtype) / m
-        radius = r * math.sqrt(1.0 - 1.0 / m)
-        offset = p - centre
-        dist = float(offset.detach().norm())
-        if dist >= radius - 1e-9:
-            return p
-        if dist < 1e-12:
-            # At the centre there is no direction; lean towards the largest logit (the first on
-            # ties) so that the result is deterministic.
-            direction = torch.zeros_like(p)
-            idx = int(torch.argmax(torch.where(support, z.detach(), -torch.inf)))
-            direction[idx] = 1.0
-            direction = direction - centre
-            offset = direction * 1e-6 + offset
-            dist = float(offset.detach().norm())
-        pushed = centre + offset * (radius / offset.norm())
-        if bool((pushed >= 0).all()):
-            return pushed
-        # The sphere point left the face: project back onto the simplex, which drops at least
-        # one coordinate, and repeat on the smaller face.
-        p = sparsemax(pushed)
-    return p
+def _project_out_of_ball(z: torch.Tensor, r2: float) -> torch.Tensor:
+    """Rows ``z`` ``[N, K]`` projected onto the simplex less the open ball of squared radius
+    ``r2`` around its centre (module docstring: a candidate pair per face, the nearest wins)."""
+    # In double precision: the faces' directions are differences of nearly equal numbers.
+    dtype, z = z.dtype, z.double()
+    n, k = z.shape
+    faces = _faces(k).to(device=z.device)                           # [F, K]
+    size = faces.sum(-1)                                            # [F]
+    centre = faces / size.unsqueeze(-1)                             # [F, K]
+    centre_off = 1.0 / size - 1.0 / k                               # |c_S − u|²
+    zz = z.unsqueeze(1)                                             # [N, 1, K]
+    tau = ((zz * faces).sum(-1) - 1.0) / size                       # [N, F]
+    q = (zz - tau.unsqueeze(-1)) * faces                            # projection onto the plane
+    d = q - centre
+    d2 = (d * d).sum(-1)                                            # [N, F]
+    interior_ok = (q >= -_FEASIBLE).all(-1) & (d2 + centre_off >= r2 - _FEASIBLE)
+    # At the face's centre there is no nearest sphere point: lean towards the largest logit
+    # (the first on ties), so that the result is deterministic.
+    degenerate = d2 < 1e-20  # (q = c up to double rounding)
+    lean = torch.where(faces.bool(), zz, torch.full_like(q, -torch.inf)).argmax(-1)
+    lean = torch.nn.functional.one_hot(lean, k).to(z.dtype) - centre
+    d = torch.where(degenerate.unsqueeze(-1), lean, d)
+    norm = (d * d).sum(-1).clamp_min(1e-30).sqrt()                 # clamped: no 0·∞ gradients
+    rho2 = r2 - centre_off
+    rho = rho2.clamp_min(0.0).sqrt()
+    sphere = centre + (rho / norm).unsqueeze(-1) * d
+    sphere_ok = (rho2 > 0) & (sphere >= -_FEASIBLE).all(-1) & (norm > 1e-12)
+    cands = torch.cat([q, sphere], dim=1)                           # [N, 2F, K]
+    ok = torch.cat([interior_ok, sphere_ok], dim=1)
+    dist = ((cands - zz) ** 2).sum(-1)
+    dist = torch.where(ok, dist, torch.full_like(dist, torch.inf))
+    best = dist.detach().argmin(-1)  # the first of equal distances: the lower face
+    return cands[torch.arange(n, device=z.device), best].to(dtype)
 
 
 def sparsestmax(z: torch.Tensor, r: float) -> torch.Tensor:
     """Sparsestmax of every row of ``z`` at radius ``r`` ∈ [0, 1] (module docstring)."""
     if not 0.0 <= r <= 1.0:
         raise ValueError(f"sparsestmax radius must be in [0, 1], got {r}")
-    flat = z.reshape(-1, z.shape[-1])
-    rows = [_sparsestmax_row(row, r) for row in flat]
-    return torch.stack(rows).reshape(z.shape)
+    k = z.shape[-1]
+    p = sparsemax(z)
+    if r <= 0.0 or k == 1:
+        return p
+    r2 = r * r * (1.0 - 1.0 / k)
+    flat, pf = z.reshape(-1, k), p.reshape(-1, k)
+    inside = ((pf - 1.0 / k) ** 2).sum(-1) < r2
+    if not bool(inside.any()):
+        return p
+    rows = torch.nonzero(inside).flatten()
+    pushed = _project_out_of_ball(flat[rows], r2)
+    pushed = torch.where(pushed > _ZERO, pushed, torch.zeros_like(pushed))
+    pushed = pushed / pushed.sum(-1, keepdim=True)
+    return pf.index_put((rows,), pushed).reshape(z.shape)
+
+
+def straight_through(forward: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
+    """``forward``'s value with ``surrogate``'s gradient (the straight-through estimator)."""
+    return forward.detach() + surrogate - surrogate.detach()
 
 
 def path_to_depth(g: torch.Tensor) -> torch.Tensor:
@@ -120,6 +150,22 @@ RELAXATIONS.add("sorted-sparsestmax", lambda z, r: depth_to_path(sparsestmax(z, 
 
 # The relaxation a search uses at the network level, given the one named by --relaxation.
 NETWORK_LEVEL = {"sparsestmax": "sorted-sparsestmax"}
+
+# What the straight-through estimator backpropagates through, for the relaxations whose exact
+# Jacobian dies as the radius grows (module docstring).
+SURROGATES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "sparsestmax": sparsemax,
+    "sorted-sparsestmax": lambda z: depth_to_path(sparsemax(z)),
+}
+
+
+def relax(name: str, z: torch.Tensor, r: float, straight: bool = False) -> torch.Tensor:
+    """Relaxation ``name`` of ``z`` at radius ``r``; with ``straight``, its gradient is the
+    surrogate's where it has one (:func:`straight_through`)."""
+    p = RELAXATIONS.get(name)(z, r)
+    if straight and name in SURROGATES:
+        p = straight_through(p, SURROGATES[name](z))
+    return p
 
 
 def network_level(name: str) -> str:

@@ -126,14 +126,8 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
 
 
 def search_window(cfg: SearchConfig, lut: LatencyTable) -> tuple[float, float]:
-    """Where the fit puts the prediction (× budget): ``[0.9, 1 − headroom]`` when the config
-    fixes a headroom, else the window the table's model uncertainty leaves for the measurement
-    to land in ``[0.9, 1.0]`` (:func:`pipeline.search.budget.prediction_window`)."""
-    from pipeline.search.budget import prediction_window
-
-    if cfg.headroom is not None:
-        return 0.9, 1.0 - cfg.headroom
-    return prediction_window(lut.sigma)
+    """Where the fit puts the prediction (× budget); see :meth:`SearchConfig.fit_window`."""
+    return cfg.fit_window(lut.sigma)
 
 
 def _prepare(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,

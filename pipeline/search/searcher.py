@@ -9,9 +9,12 @@ NAS, Wu et al. 2021):
    the budget penalty on the LUT-expected latency (and optional parameter / Mult-Add terms), with
    the network weights held fixed; then the penalty's multiplier takes a dual-ascent step.
 
-The sparsestmax radius grows linearly from 0 to 1 between the warm-up and
-``radius_end_fraction`` of the search, so the last part trains the one-hot network that is
-derived. The derived network is fitted to the budget against the LUT, inherits the supernet's
+The penalty is an augmented Lagrangian aimed at the middle of the window the fit accepts, scaled
+to the task gradient (:mod:`pipeline.search.latency_term`), and its gradient goes straight through
+sparsestmax, so it stays alive on one-hot weights. The sparsestmax radius grows linearly from 0 to
+1 between the warm-up and ``radius_end_fraction`` of the search, but is held below 1 while the
+expected latency is more than 5 % off its target, so the last part trains the one-hot network that
+is derived, and that network is on budget. The derived network is fitted to the budget against the LUT, inherits the supernet's
 weights and is fine-tuned by the ordinary trainer into the same run directory. Checkpoints are
 atomic; ``--resume`` continues either phase.
 """
@@ -92,6 +95,7 @@ class Searcher:
         if cfg.ops:
             self.space = self.space.with_ops(cfg.ops)
         self.dist = D.init_distributed(cfg.device)
+        self.near_target = False  # |E/target − 1| < hold_tolerance at the last architecture step
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -125,7 +129,9 @@ class Searcher:
         self.latency: CostTables = latency_costs(lut, self.space)
         self.params_cost = param_costs(self.space)
         self.madds_cost = mult_add_costs(self.space, lut.output_size)
-        self.penalty = BudgetPenalty(cfg.budget_ms, cfg.penalty, cfg.lam, cfg.lam_step)
+        self.target_ms = cfg.budget_ms * cfg.target_fraction(lut.sigma)
+        self.penalty = BudgetPenalty(self.target_ms, cfg.penalty, cfg.lam, cfg.lam_step,
+                                     cfg.rho)
         self.trajectory = Trajectory(self.space)
 
     def frozen_weights(self) -> Any:
@@ -156,13 +162,39 @@ class Searcher:
             return self.iteration / self.cfg.search_iters
         return self.seconds / (self.cfg.search_minutes * 60.0)
 
-    def radius(self) -> float:
-        """Sparsestmax radius: 0 until the warm-up ends, then linear to 1 at the end fraction."""
-        start, end = self.cfg.warmup_fraction, self.cfg.radius_end_fraction
+    def schedule_radius(self, end: float | None = None) -> float:
+        """The radius schedule: 0 until the warm-up ends, then linear to 1 at ``end`` (default
+        the radius end fraction)."""
+        start = self.cfg.warmup_fraction
+        end = self.cfg.radius_end_fraction if end is None else end
         return float(min(1.0, max(0.0, (self.fraction() - start) / max(end - start, 1e-9))))
 
+    def network_radius(self) -> float:
+        """The network level's radius: the schedule ending at ``network_end_fraction``, held
+        as :meth:`radius` is."""
+        return self._held(self.schedule_radius(self.cfg.network_end_fraction))
+
+    def _held(self, r: float) -> float:
+        if not self.near_target and self.fraction() < self.cfg.hold_until:
+            r = min(r, self.cfg.radius_hold)
+        return r
+
+    def radius(self) -> float:
+        """Sparsestmax radius: the schedule, held at ``radius_hold`` while the expected latency
+        misses its target by ``hold_tolerance`` or more (until ``hold_until`` of the search), so
+        the weights stay soft, and the search can still trade choices, until it is on budget."""
+        return self._held(self.schedule_radius())
+
+    def arch_lr(self) -> float:
+        """The architecture step size, cosine-annealed from ``arch_lr`` to a tenth of it
+        between the warm-up and the end: late steps flip fewer near-tied choices."""
+        start = self.cfg.warmup_fraction
+        t = min(1.0, max(0.0, (self.fraction() - start) / max(1.0 - start, 1e-9)))
+        return cosine_lr(t, self.cfg.arch_lr, self.cfg.arch_lr * 0.1)
+
     def relaxed(self) -> RelaxedWeights:
-        return self.arch.relaxed(self.cfg.relaxation, self.radius())
+        return self.arch.relaxed(self.cfg.relaxation, self.radius(), self.cfg.straight_through,
+                                 self.network_radius())
 
     # -- steps ----------------------------------------------------------------------------------
     def _weight_step(self) -> float:
@@ -183,25 +215,36 @@ class Searcher:
                 "mult_adds_g": self.madds_cost.expected(w) / 1e9}
 
     def _arch_step(self) -> dict[str, float]:
+        """Task and constraint gradients on the logits, taken apart and combined with the
+        penalty scaled to the task (:meth:`BudgetPenalty.combine`), then one Adam step and one
+        dual step."""
         lr_img, hr_img = (t.to(self.cfg.device) for t in self.a_sampler.sample(self.cfg.batch_size))
+        params = list(self.arch.parameters())
         w = self.relaxed()
         exp = self.expected(w)
         ctx = self.net.no_sync() if self.dist.enabled else torch.enable_grad()
         with ctx:
             task = F.l1_loss(self.net(lr_img, w), hr_img)
-            loss = (task + self.penalty(exp["latency_ms"])
-                    + self.cfg.param_weight * exp["params_m"]
-                    + self.cfg.mult_add_weight * exp["mult_adds_g"])
-            self.a_opt.zero_grad(set_to_none=True)
-            loss.backward()
-        if self.dist.enabled:  # architecture logits live outside DDP: average their gradients
-            for p in self.arch.parameters():
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= self.dist.world_size
+            extra = (self.cfg.param_weight * exp["params_m"]
+                     + self.cfg.mult_add_weight * exp["mult_adds_g"])
+            g_task = torch.autograd.grad(task + extra, params, retain_graph=True,
+                                         allow_unused=True)
+        excess = self.penalty.excess(exp["latency_ms"])
+        g_con = torch.autograd.grad(excess, params, allow_unused=True)
+        # Architecture logits live outside DDP: average their gradients over the ranks (zeros
+        # where a rank's forward did not use a logit, so every rank reduces the same tensors).
+        g_task = [D.all_mean(self.dist, torch.zeros_like(p) if g is None else g)
+                  for p, g in zip(params, g_task, strict=True)]
+        grads = self.penalty.combine(list(g_task), list(g_con), float(excess.detach()))
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+        for group in self.a_opt.param_groups:
+            group["lr"] = self.arch_lr()
         self.a_opt.step()
-        self.penalty.update(float(exp["latency_ms"].detach()))
-        return {"task": float(task.item()), "expected_ms": float(exp["latency_ms"].detach())}
+        expected_ms = float(exp["latency_ms"].detach())
+        self.penalty.update(expected_ms)
+        self.near_target = abs(float(excess.detach())) < self.cfg.hold_tolerance
+        return {"task": float(task.item()), "expected_ms": expected_ms}
 
     # -- records --------------------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
@@ -219,6 +262,7 @@ class Searcher:
                     "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
                     "iteration": self.iteration, "seconds": self.seconds,
                     "sampler_states": states, "penalty": self.penalty.state(),
+                    "near_target": self.near_target,
                     "trajectory": self.trajectory.state(), "history": self.history,
                 }, tmp)
             write_json_atomic(self.dir.trajectory, self.trajectory.to_json(self.cfg.budget_ms))
@@ -239,6 +283,7 @@ class Searcher:
         self.iteration, self.seconds = int(ck["iteration"]), float(ck["seconds"])
         self.checkpointed_at = self.iteration
         self.penalty.load(ck["penalty"])
+        self.near_target = bool(ck.get("near_target", False))
         self.trajectory.load(ck["trajectory"])
         self.history = list(ck["history"])
         states = ck["sampler_states"]

@@ -26,7 +26,7 @@ from torch import nn
 
 from pipeline.networks.builder import anchor, build_network
 from pipeline.networks.ops import OPS, ConvExpandBlock, InvertedResidual, ResidualBlock
-from pipeline.search.relaxations import RELAXATIONS, is_path_weights, network_level, path_to_depth
+from pipeline.search.relaxations import is_path_weights, network_level, path_to_depth, relax
 from pipeline.search_space import SearchSpace
 
 
@@ -89,19 +89,24 @@ class ArchParams(nn.Module):
         self.ops = nn.Parameter(torch.zeros(n, e, o))
         self.widths = nn.Parameter(torch.zeros(n, e, o, w))
 
-    def relaxed(self, relaxation: str, r: float) -> RelaxedWeights:
-        """Weights of every level under ``relaxation`` at radius ``r`` (sorted at the network
-        level when the relaxation has a sorted variant)."""
-        f = RELAXATIONS.get(relaxation)
+    def relaxed(self, relaxation: str, r: float, straight: bool = False,
+                r_network: float | None = None) -> RelaxedWeights:
+        """Weights of every level under ``relaxation`` at radius ``r`` (``r_network`` at the
+        network level, default ``r``; sorted there when the relaxation has a sorted variant);
+        with ``straight``, gradients pass straight through the push out of the ball
+        (:func:`~pipeline.search.relaxations.relax`)."""
         net_name = network_level(relaxation)
-        net = RELAXATIONS.get(net_name)(self.depth, r)
+        rn = r if r_network is None else r_network
+        net = relax(net_name, self.depth, rn, straight)
         if is_path_weights(net_name):
             path, depth = net, path_to_depth(net)
         else:
             depth = net
             path = depth.flip(-1).cumsum(-1).flip(-1)
-        return RelaxedWeights(depth=depth, path=path, upsampler=f(self.upsampler, r),
-                              ops=f(self.ops, r), widths=f(self.widths, r))
+        return RelaxedWeights(depth=depth, path=path,
+                              upsampler=relax(relaxation, self.upsampler, rn, straight),
+                              ops=relax(relaxation, self.ops, r, straight),
+                              widths=relax(relaxation, self.widths, r, straight))
 
 
 class Supernet(nn.Module):

@@ -68,3 +68,12 @@ def gather_objects(info: DistInfo, obj: object) -> list[object]:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def all_mean(info: DistInfo, t: torch.Tensor) -> torch.Tensor:
+    """The mean of ``t`` over every rank (``t`` itself in one process)."""
+    if not info.enabled:
+        return t
+    t = t.clone()
+    dist.all_reduce(t)
+    return t / info.world_size

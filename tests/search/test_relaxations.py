@@ -8,6 +8,7 @@ import torch
 from pipeline.errors import UserError
 from pipeline.search.relaxations import (
     RELAXATIONS,
+    relax,
     depth_to_path,
     network_level,
     path_to_depth,
@@ -17,7 +18,7 @@ from pipeline.search.relaxations import (
 
 
 def on_simplex(p, atol=1e-6):
-    return bool((p >= -atol).all()) and torch.allclose(p.sum(-1), torch.ones(p.shape[:-1]),
+    return bool((p >= -atol).all()) and torch.allclose(p.sum(-1), torch.ones_like(p.sum(-1)),
                                                        atol=atol)
 
 
@@ -42,16 +43,96 @@ def test_sparsemax_jacobian_matches_closed_form():
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("r", [0.0, 0.3, 0.7, 0.99])
-def test_sparsestmax_stays_on_simplex_and_outside_the_ball(seed, r):
+def test_sparsestmax_stays_on_simplex_and_outside_the_fixed_ball(seed, r):
     z = torch.randn(3, 5, generator=torch.Generator().manual_seed(seed)) * 0.3
     p = sparsestmax(z, r)
     assert on_simplex(p)
-    for row in p:
-        support = row > 1e-9
-        m = int(support.sum())
-        if m > 1:  # the point is at least r·R from its face's centre
-            centre = support.float() / m
-            assert float((row - centre).norm()) >= r * math.sqrt(1 - 1 / m) - 1e-5
+    # SSN's ball is centred on the simplex's centre, whatever face the point is on.
+    dist = (p - 1 / 5).norm(dim=-1)
+    assert (dist >= r * math.sqrt(1 - 1 / 5) - 1e-5).all()
+
+
+def test_sparsestmax_is_ssn_not_a_recentred_ball():
+    """The issue's example: sparsemax of (0.6, 0.6, 0, 0) is (0.5, 0.5, 0, 0), 0.5 from the
+    centre, outside the ball of radius 0.3·√(3/4); SSN leaves it, without breaking the tie."""
+    z = torch.tensor([0.6, 0.6, 0.0, 0.0])
+    assert torch.allclose(sparsestmax(z, 0.3), torch.tensor([0.5, 0.5, 0.0, 0.0]))
+    assert torch.allclose(sparsestmax(z, 0.57), torch.tensor([0.5, 0.5, 0.0, 0.0]))
+    assert (sparsestmax(z, 0.9)[:2] > 0).all()  # pushed along the edge, both still in
+
+
+@pytest.mark.parametrize("r", [0.3, 0.5, 0.9, 1.0])
+def test_sparsestmax_of_nearly_tied_float32_logits(r):
+    """Logits a search leaves nearly tied (here from a real run) once gave NaN in float32."""
+    z = torch.tensor([-6.731461035e-4, -6.731443573e-4, -6.731436588e-4, 6.731472677e-4])
+    p = sparsestmax(z, r)
+    assert on_simplex(p) and int(p.argmax()) == 3
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        z = torch.randn(6, generator=rng) * 10 ** -float(torch.randint(1, 8, (1,), generator=rng))
+        assert on_simplex(sparsestmax(z, r))
+
+
+def _simplex_grid(k: int, steps: int) -> torch.Tensor:
+    """Every point of the simplex with coordinates in multiples of 1/steps."""
+    import itertools
+
+    pts = [c for c in itertools.product(range(steps + 1), repeat=k - 1) if sum(c) <= steps]
+    g = torch.tensor(pts, dtype=torch.float64) / steps
+    return torch.cat([g, 1 - g.sum(-1, keepdim=True)], dim=-1)
+
+
+@pytest.mark.parametrize("k,steps", [(2, 4000), (3, 400), (4, 90)])
+def test_sparsestmax_matches_a_brute_force_projection(k, steps):
+    """The nearest point of the simplex outside the ball, found by searching a fine grid of the
+    simplex (plus its vertices), is no nearer than ours, and ours is feasible."""
+    grid = _simplex_grid(k, steps)
+    rng = torch.Generator().manual_seed(k)
+    spacing = math.sqrt(2) / steps  # the grid's points are this close to any simplex point
+    for trial in range(40):
+        z = torch.randn(k, generator=rng, dtype=torch.float64) * (0.1 + 0.2 * (trial % 4))
+        r = float(torch.rand(1, generator=rng))
+        r2 = r * r * (1 - 1 / k)
+        p = sparsestmax(z, r)
+        assert on_simplex(p) and float(((p - 1 / k) ** 2).sum()) >= r2 - 1e-9
+        ours = float(((p - z) ** 2).sum())
+        ok = ((grid - 1 / k) ** 2).sum(-1) >= r2
+        brute = float(((grid[ok] - z) ** 2).sum(-1).min())
+        assert ours <= brute + 1e-9, (z, r, p)
+        # and the grid comes as close as its spacing allows
+        assert brute <= ours + 2 * spacing * (math.sqrt(ours) + 1) + spacing**2
+
+
+def test_sparsestmax_gradients_match_finite_differences():
+    rng = torch.Generator().manual_seed(0)
+    checked = 0
+    for _ in range(30):
+        z = (torch.randn(4, generator=rng, dtype=torch.float64) * 0.3).requires_grad_()
+        r = 0.2 + 0.7 * float(torch.rand(1, generator=rng))
+        p = sparsestmax(z, r)
+        if (p.detach() > 0).sum() < 2:
+            continue  # on a vertex the weights are locally constant
+        assert torch.autograd.gradcheck(lambda x: sparsestmax(x, r), (z,), eps=1e-7, atol=1e-5)
+        checked += 1
+    assert checked >= 10
+
+
+def test_straight_through_keeps_the_gradient_alive_on_a_vertex():
+    z = torch.tensor([0.3, 0.2, 0.1, 0.0], requires_grad=True)
+    cost = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    exact = relax("sparsestmax", z, 1.0)
+    assert torch.equal(exact.detach(), torch.tensor([1.0, 0, 0, 0]))
+    (exact * cost).sum().backward()
+    assert z.grad.abs().sum() == 0  # the exact Jacobian is dead on a vertex
+    z.grad = None
+    live = relax("sparsestmax", z, 1.0, straight=True)
+    assert torch.equal(live.detach(), exact.detach())  # same forward value
+    (live * cost).sum().backward()
+    # The surrogate is sparsemax: gradient (T_j − mean T) on its support.
+    sm = sparsemax(z.detach())
+    s = (sm > 0).float()
+    assert torch.allclose(z.grad, s * (cost - (cost * s).sum() / s.sum()))
+    assert z.grad[0] < 0 < z.grad[2]  # the cheaper choice's logit would rise
 
 
 def test_sparsestmax_limits():
