@@ -84,7 +84,8 @@ def report(state: dict[str, Any], tag: str) -> str:
             for r in sorted(runs, key=lambda r: (r["budget_ms"], r["seed"]))]
     hit = sum(r["in_window"] for r in runs)
     fr = [r["fraction"] for r in runs]
-    lines = [f"Search landing ({tag}): {len(runs)} runs, {hit} ({100 * hit / max(len(runs), 1):.0f} %)"
+    share = 100 * hit / max(len(runs), 1)
+    lines = [f"Search landing ({tag}): {len(runs)} runs, {hit} ({share:.0f} %)"
              f" derive a network the table predicts in [{WINDOW[0]}, {WINDOW[1]}] × budget before"
              f" any fit; prediction / budget {statistics.mean(fr):.3f} ± "
              f"{statistics.pstdev(fr):.3f} (mean ± sd)." if runs else "no runs", "",

@@ -14,9 +14,10 @@ to the task gradient (:mod:`pipeline.search.latency_term`), and its gradient goe
 sparsestmax, so it stays alive on one-hot weights. The sparsestmax radius grows linearly from 0 to
 1 between the warm-up and ``radius_end_fraction`` of the search, but is held below 1 while the
 expected latency is more than 5 % off its target, so the last part trains the one-hot network that
-is derived, and that network is on budget. The derived network is fitted to the budget against the LUT, inherits the supernet's
-weights and is fine-tuned by the ordinary trainer into the same run directory. Checkpoints are
-atomic; ``--resume`` continues either phase.
+is derived, and that network is on budget. The derived network is fitted to the budget against
+the LUT (a trim, when the search landed), inherits the supernet's weights and is fine-tuned by
+the ordinary trainer into the same run directory. Checkpoints are atomic; ``--resume`` continues
+either phase.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
