@@ -214,6 +214,7 @@ def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -
     cfg = SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
                        val_data=data["val"], iters=args.iters, seed=seed,
                        arch_lr=0.0 if family == "archlr0" else SearchConfig.arch_lr,
+                       depth_lr=0.0 if family == "archlr0" else SearchConfig.depth_lr,
                        check_on_device=True, val_every=max(args.iters // 4, 1),
                        device=args.device, threads=args.threads)
     resume = (run / "search" / "config.json").is_file()

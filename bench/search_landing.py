@@ -72,7 +72,8 @@ def one_run(budget: float, seed: int, args: argparse.Namespace, lut, data) -> di
             "fraction": pred / budget, "in_window": WINDOW[0] <= pred / budget <= WINDOW[1],
             "one_hot_at_end": one_hot, "lam": searcher.penalty.lam,
             "target_ms": searcher.target_ms, "radius_end": searcher.radius(),
-            "cells": derived.depth, "arch": arch.to_dict(), "trajectory": traj,
+            "cells": derived.depth, "frozen_at": searcher.frozen_at, "arch": arch.to_dict(),
+            "trajectory": traj,
             "config": cfg.to_dict(), "seconds": round(searcher.seconds, 1)}
 
 
@@ -80,7 +81,8 @@ def report(state: dict[str, Any], tag: str) -> str:
     runs = [r for r in state.get(tag, {}).values()]
     rows = [[f"{r['budget_ms']:g}", str(r["seed"]), f"{r['derived_predicted_ms']:.1f}",
              f"{r['fraction']:.3f}", "yes" if r["in_window"] else "no", str(r["cells"]),
-             "yes" if r["one_hot_at_end"] else "no", f"{r['lam']:.2f}", f"{r['seconds']:.0f}"]
+             "yes" if r["one_hot_at_end"] else "no", str(r.get("frozen_at") or "never"),
+             f"{r['lam']:.2f}", f"{r['seconds']:.0f}"]
             for r in sorted(runs, key=lambda r: (r["budget_ms"], r["seed"]))]
     hit = sum(r["in_window"] for r in runs)
     fr = [r["fraction"] for r in runs]
@@ -91,7 +93,8 @@ def report(state: dict[str, Any], tag: str) -> str:
              f"{statistics.pstdev(fr):.3f} (mean ± sd)." if runs else "no runs", "",
              f"Machine: {cpu_line()}.", "",
              markdown_table(["budget ms", "seed", "derived predicted ms", "× budget",
-                             "in window", "cells", "one-hot at end", "λ at end", "search s"],
+                             "in window", "cells", "one-hot at end", "frozen at step", "λ at end",
+                             "search s"],
                             rows)]
     return "\n".join(lines) + "\n"
 

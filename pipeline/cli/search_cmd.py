@@ -15,7 +15,7 @@ from pipeline.errors import UserError
 def _relaxation_names() -> list[str]:
     from pipeline.search.relaxations import RELAXATIONS
 
-    return [n for n in RELAXATIONS.names() if not n.startswith("sorted-")]
+    return list(RELAXATIONS.names())
 
 
 @click.command()

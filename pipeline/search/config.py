@@ -26,7 +26,7 @@ class SearchConfig:
     # Initial multiplier of the budget penalty. The penalty is scaled to the task gradient, so
     # the multiplier that balances the task's pull is of order one; starting there, instead of
     # at zero, keeps the dual variable from winding up while the latency first comes down.
-    lam: float = 0.5
+    lam: float = 0.2
     # Its dual-ascent step and the augmented Lagrangian's quadratic weight μ. Both are in units
     # of the task gradient (the penalty is scaled to it), so λ = 1 pulls as hard as the task.
     lam_step: float = 0.05
@@ -39,6 +39,11 @@ class SearchConfig:
     # The radius stays at or under radius_hold while |E/target − 1| ≥ hold_tolerance, until
     # hold_until of the search; after that it follows the schedule to 1 (one-hot).
     radius_hold: float = 0.9
+    # From this fraction of the search, on one-hot weights, the architecture freezes at the first
+    # derived network the table predicts inside the fit's window; the rest of the search trains
+    # exactly that network (so the fit has nothing to do, and the network fine-tuned is the one
+    # the supernet trained last). None: never freeze.
+    freeze_from: float | None = 0.8
     hold_tolerance: float = 0.05
     hold_until: float = 0.9
     param_weight: float = 0.0              # extra terms: weight × E[params] / 1e6 …
@@ -61,6 +66,8 @@ class SearchConfig:
     # Architecture logits (Adam, betas 0.5/0.999 as DARTS). Sparsemax is scale-sensitive: at
     # 3e-3 the depth collapsed to one cell within ~70 steps, before λ could react.
     arch_lr: float = 1e-3                  # cosine-annealed to 10 % over the search
+    # The depth's step, in cells (annealed alike): 0.02 crosses the six cells in 250 steps.
+    depth_lr: float = 0.02
     finetune_batch_size: int = 16
     finetune_patch_size: int = 72
     # Mixed-path search (--relaxation sparse-group-lasso): the accelerated proximal step on the

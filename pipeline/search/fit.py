@@ -59,7 +59,7 @@ def _neighbours(c: Choice, space: SearchSpace, z: ArchParams) -> list[tuple[Choi
                                 f"cell {n} edge {e}: {op} -> {other} (width {w})"))
     for d in (c.depth - 1, c.depth + 1):
         if 1 <= d <= space.max_cells:
-            cost = _logit(z.depth, c.depth - 1) - _logit(z.depth, d - 1)
+            cost = z.depth_preference(c.depth) - z.depth_preference(d)
             out.append((replace(c, depth=d), cost, f"depth {c.depth} -> {d} cells"))
     ki = space.upsampler_kernels.index(c.upsampler_kernel)
     for kj, k in enumerate(space.upsampler_kernels):

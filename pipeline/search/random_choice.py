@@ -53,7 +53,7 @@ def fitted_random_architecture(lut: LatencyTable, budget_ms: float, seed: int,
     derived network; returns it and a record of the draw, the fit and the on-device check."""
     space = lut.space
     drawn = random_choice(space, np.random.default_rng(seed))
-    neutral = ArchParams(space)  # zeros
+    neutral = ArchParams(space, neutral=True)  # zero logits, no preferred depth
 
     def predict(c: Choice) -> float:
         return lut.predict_ms(c.architecture(space))

@@ -13,12 +13,10 @@ Each maps architecture logits ``z`` (last dimension = the ``K`` choices) and a r
   ``u`` to a vertex. The ball is fixed: ``r = 0`` is sparsemax, and ``r = 1`` leaves only the
   vertices, so the weights are one-hot. When sparsemax already lies outside the ball it is the
   answer (for ``z = (0.6, 0.6, 0, 0)`` at ``r = 0.3`` the weights stay ``(0.5, 0.5, 0, 0)``).
-* ``sorted-sparsestmax``: for the network level, where choice ``d`` means "use ``d + 1`` cells".
-  It returns the *path weights* of the cells, ``g_n = Σ_{d ≥ n} p_d`` for ``p = sparsestmax(z)``:
-  sorted (non-increasing) by construction, ``g_0 = 1``, a step 1…1 0…0 at ``r = 1``. A deeper cell
-  never weighs more than a shallower one, and a depth's logit pays for every cell it keeps, which
-  is how we read the paper's "sorting for network-level compression". :func:`path_to_depth`
-  turns path weights back into the depth distribution.
+
+The network level's depth is sorted path weights of a continuous depth
+(:class:`pipeline.search.supernet.ArchParams`), with sparsestmax on its one partial cell.
+:func:`path_to_depth` turns path weights into the distribution over depths.
 
 The projection out of the ball is not convex, so :func:`sparsestmax` solves it exactly by its
 optimality conditions instead of SSN's staged approximation: the optimum lies in the relative
@@ -146,17 +144,16 @@ def depth_to_path(p: torch.Tensor) -> torch.Tensor:
 RELAXATIONS.add("softmax", lambda z, r: torch.softmax(z, dim=-1))
 RELAXATIONS.add("sparsemax", lambda z, r: sparsemax(z))
 RELAXATIONS.add("sparsestmax", sparsestmax)
-RELAXATIONS.add("sorted-sparsestmax", lambda z, r: depth_to_path(sparsestmax(z, r)))
-
-# The relaxation a search uses at the network level, given the one named by --relaxation.
-NETWORK_LEVEL = {"sparsestmax": "sorted-sparsestmax"}
 
 # What the straight-through estimator backpropagates through, for the relaxations whose exact
 # Jacobian dies as the radius grows (module docstring).
-SURROGATES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "sparsestmax": sparsemax,
-    "sorted-sparsestmax": lambda z: depth_to_path(sparsemax(z)),
-}
+SURROGATES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"sparsestmax": sparsemax}
+
+
+def uses_radius(name: str) -> bool:
+    """Whether relaxation ``name`` pushes towards one-hot as the radius grows."""
+    RELAXATIONS.get(name)
+    return name in SURROGATES
 
 
 def relax(name: str, z: torch.Tensor, r: float, straight: bool = False) -> torch.Tensor:
@@ -166,14 +163,3 @@ def relax(name: str, z: torch.Tensor, r: float, straight: bool = False) -> torch
     if straight and name in SURROGATES:
         p = straight_through(p, SURROGATES[name](z))
     return p
-
-
-def network_level(name: str) -> str:
-    """The network-level relaxation paired with ``name`` (sorted for sparsestmax)."""
-    RELAXATIONS.get(name)
-    return NETWORK_LEVEL.get(name, name)
-
-
-def is_path_weights(name: str) -> bool:
-    """Whether relaxation ``name`` returns path weights (sorted) rather than a distribution."""
-    return name.startswith("sorted-")

@@ -112,6 +112,9 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         "search_seconds": round(sum(r["seconds"] for r in evolution) if evolution
                                 else searcher.seconds, 2),
         "search_history": searcher.history,
+        # The iteration from which the supernet trained exactly the derived network (None: the
+        # search never froze the architecture, and the fit may have moved it).
+        "architecture_frozen_at": getattr(searcher, "frozen_at", None),
         "evolution": evolution,
     }
     if main:

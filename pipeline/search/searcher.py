@@ -96,6 +96,7 @@ class Searcher:
             self.space = self.space.with_ops(cfg.ops)
         self.dist = D.init_distributed(cfg.device)
         self.near_target = False  # |E/target − 1| < hold_tolerance at the last architecture step
+        self.frozen_at: int | None = None  # the iteration the architecture froze at
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -125,7 +126,12 @@ class Searcher:
 
     def _build_arch_step(self, lut: LatencyTable) -> None:
         cfg = self.cfg
-        self.a_opt = torch.optim.Adam(self.arch.parameters(), lr=cfg.arch_lr, betas=(0.5, 0.999))
+        depth = [self.arch.depth]
+        logits = [p for p in self.arch.parameters() if p is not self.arch.depth]
+        self.a_opt = torch.optim.Adam(
+            [{"params": logits, "lr": cfg.arch_lr, "base_lr": cfg.arch_lr},
+             {"params": depth, "lr": cfg.depth_lr, "base_lr": cfg.depth_lr}],
+            betas=(0.5, 0.999))
         self.latency: CostTables = latency_costs(lut, self.space)
         self.params_cost = param_costs(self.space)
         self.madds_cost = mult_add_costs(self.space, lut.output_size)
@@ -175,6 +181,8 @@ class Searcher:
         return self._held(self.schedule_radius(self.cfg.network_end_fraction))
 
     def _held(self, r: float) -> float:
+        if self.frozen_at is not None:
+            return 1.0
         if not self.near_target and self.fraction() < self.cfg.hold_until:
             r = min(r, self.cfg.radius_hold)
         return r
@@ -185,12 +193,12 @@ class Searcher:
         the weights stay soft, and the search can still trade choices, until it is on budget."""
         return self._held(self.schedule_radius())
 
-    def arch_lr(self) -> float:
-        """The architecture step size, cosine-annealed from ``arch_lr`` to a tenth of it
-        between the warm-up and the end: late steps flip fewer near-tied choices."""
+    def arch_lr_factor(self) -> float:
+        """The architecture step sizes' factor, cosine-annealed from 1 to 0.1 between the
+        warm-up and the end: late steps flip fewer near-tied choices."""
         start = self.cfg.warmup_fraction
         t = min(1.0, max(0.0, (self.fraction() - start) / max(1.0 - start, 1e-9)))
-        return cosine_lr(t, self.cfg.arch_lr, self.cfg.arch_lr * 0.1)
+        return cosine_lr(t, 1.0, 0.1)
 
     def relaxed(self) -> RelaxedWeights:
         return self.arch.relaxed(self.cfg.relaxation, self.radius(), self.cfg.straight_through,
@@ -239,12 +247,25 @@ class Searcher:
         for p, g in zip(params, grads, strict=True):
             p.grad = g
         for group in self.a_opt.param_groups:
-            group["lr"] = self.arch_lr()
+            group["lr"] = group["base_lr"] * self.arch_lr_factor()
         self.a_opt.step()
         expected_ms = float(exp["latency_ms"].detach())
         self.penalty.update(expected_ms)
         self.near_target = abs(float(excess.detach())) < self.cfg.hold_tolerance
         return {"task": float(task.item()), "expected_ms": expected_ms}
+
+    def _maybe_freeze(self) -> None:
+        """Freeze the architecture at the first one-hot derived network, from ``freeze_from``
+        of the search on, that the table predicts inside the fit's window."""
+        cfg = self.cfg
+        if cfg.freeze_from is None or self.fraction() < cfg.freeze_from or self.radius() < 1.0:
+            return
+        choice = self.derive_choice()
+        lo, hi = cfg.fit_window(self.lut.sigma)
+        pred = self.predict_choice(choice)
+        if lo * cfg.budget_ms <= pred <= hi * cfg.budget_ms:
+            self.frozen_at = self.iteration + 1
+            self.frozen_prediction_ms = pred
 
     # -- records --------------------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
@@ -262,7 +283,7 @@ class Searcher:
                     "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
                     "iteration": self.iteration, "seconds": self.seconds,
                     "sampler_states": states, "penalty": self.penalty.state(),
-                    "near_target": self.near_target,
+                    "near_target": self.near_target, "frozen_at": self.frozen_at,
                     "trajectory": self.trajectory.state(), "history": self.history,
                 }, tmp)
             write_json_atomic(self.dir.trajectory, self.trajectory.to_json(self.cfg.budget_ms))
@@ -284,6 +305,7 @@ class Searcher:
         self.checkpointed_at = self.iteration
         self.penalty.load(ck["penalty"])
         self.near_target = bool(ck.get("near_target", False))
+        self.frozen_at = ck.get("frozen_at")
         self.trajectory.load(ck["trajectory"])
         self.history = list(ck["history"])
         states = ck["sampler_states"]
@@ -315,8 +337,9 @@ class Searcher:
                 t0 = time.perf_counter()
                 loss = self._weight_step()
                 arch_info = None
-                if self.fraction() >= cfg.warmup_fraction:
+                if self.fraction() >= cfg.warmup_fraction and self.frozen_at is None:
                     arch_info = self._arch_step()
+                    self._maybe_freeze()
                 dt = time.perf_counter() - t0
                 self.iteration += 1
                 self.seconds += dt

@@ -26,7 +26,13 @@ from torch import nn
 
 from pipeline.networks.builder import anchor, build_network
 from pipeline.networks.ops import OPS, ConvExpandBlock, InvertedResidual, ResidualBlock
-from pipeline.search.relaxations import is_path_weights, network_level, path_to_depth, relax
+from pipeline.search.relaxations import (
+    path_to_depth,
+    relax,
+    sparsestmax,
+    straight_through,
+    uses_radius,
+)
 from pipeline.search_space import SearchSpace
 
 
@@ -78,32 +84,68 @@ def one_hot_weights(space: SearchSpace, depth: int, cells, kernel: int) -> Relax
     return RelaxedWeights(depth=d, path=path, upsampler=ups, ops=ops, widths=widths)
 
 
-class ArchParams(nn.Module):
-    """The architecture logits of the three levels (zeros: every choice equally likely)."""
+def _soft_depth_path(depth: torch.Tensor, n: int, r: float, straight: bool,
+                     push: bool) -> torch.Tensor:
+    """Path weights ``g_k = clamp(D − k, 0, 1)`` of ``n`` cells for a continuous depth ``D`` in
+    cells: sorted (non-increasing) by construction, every cell whole but the one ``D`` ends in.
+    With ``push`` that cell's keep/drop pair ``(f, 1 − f)`` is relaxed by sparsestmax at
+    radius ``r`` (K = 2), so ``r = 1`` keeps or drops it whole."""
+    d = depth.clamp(1.0, float(n))
+    g = (d - torch.arange(n, dtype=d.dtype, device=d.device)).clamp(0.0, 1.0)
+    if not push or r <= 0:
+        return g
+    k = int(torch.clamp(d.detach().floor(), max=n - 1))  # the cell D ends in
+    f = g[k]
+    pair = sparsestmax(torch.stack([1.0 - f, f]), r)[1]
+    if straight:
+        pair = straight_through(pair, f)
+    return torch.cat([g[:k], pair.reshape(1), g[k + 1:]])
 
-    def __init__(self, space: SearchSpace) -> None:
+
+class ArchParams(nn.Module):
+    """The architecture parameters of the three levels: logits (zeros: every choice equally
+    likely) at the cell and kernel levels and for the upsampler, and the depth as a continuous
+    number of cells (starting in the middle of the range).
+
+    The depth is ordinal, not a category: a categorical depth under sparsestmax jumped between
+    one and six cells from one step to the next (nearly tied logits, and a projection that jumps
+    between the simplex's vertices), taking the expected latency with it. As a number of cells
+    ``D`` with path weights ``clamp(D − k, 0, 1)`` (sorted, so a deeper cell never weighs more
+    than a shallower one and must earn its cost) the depth moves one partial cell at a time, and
+    its gradient compares exactly the two depths it lies between."""
+
+    def __init__(self, space: SearchSpace, neutral: bool = False) -> None:
         super().__init__()
         n, e, o, w = space.max_cells, space.edges_per_cell, len(space.ops), len(space.widths)
-        self.depth = nn.Parameter(torch.zeros(n))
+        self.max_cells = n
+        self.neutral = neutral  # no preference for any depth (a random draw's fit)
+        self.depth = nn.Parameter(torch.tensor((1.0 + n) / 2.0))
         self.upsampler = nn.Parameter(torch.zeros(len(space.upsampler_kernels)))
         self.ops = nn.Parameter(torch.zeros(n, e, o))
         self.widths = nn.Parameter(torch.zeros(n, e, o, w))
 
+    def depth_cells(self, r: float = 1.0) -> int:
+        """The discrete depth: the cells whose path weight is at least one half at ``r``."""
+        d = float(self.depth.detach().clamp(1.0, float(self.max_cells)))
+        return max(1, min(self.max_cells, int(d + 0.5)))
+
+    def depth_preference(self, cells: int) -> float:
+        """How much the depth prefers ``cells`` (a logit-like score, for the fit): minus the
+        distance in cells from the searched depth (zero for a neutral one)."""
+        if self.neutral:
+            return 0.0
+        return -abs(float(self.depth.detach()) - cells)
+
     def relaxed(self, relaxation: str, r: float, straight: bool = False,
                 r_network: float | None = None) -> RelaxedWeights:
-        """Weights of every level under ``relaxation`` at radius ``r`` (``r_network`` at the
-        network level, default ``r``; sorted there when the relaxation has a sorted variant);
-        with ``straight``, gradients pass straight through the push out of the ball
-        (:func:`~pipeline.search.relaxations.relax`)."""
-        net_name = network_level(relaxation)
+        """Weights of every level under ``relaxation`` at radius ``r`` (``r_network`` for the
+        network level, default ``r``); with ``straight``, gradients pass straight through the
+        push out of the ball (:func:`~pipeline.search.relaxations.relax`). The depth's partial
+        cell is pushed only by the relaxations that push (sparsestmax)."""
         rn = r if r_network is None else r_network
-        net = relax(net_name, self.depth, rn, straight)
-        if is_path_weights(net_name):
-            path, depth = net, path_to_depth(net)
-        else:
-            depth = net
-            path = depth.flip(-1).cumsum(-1).flip(-1)
-        return RelaxedWeights(depth=depth, path=path,
+        path = _soft_depth_path(self.depth, self.max_cells, rn, straight,
+                                push=uses_radius(relaxation))
+        return RelaxedWeights(depth=path_to_depth(path), path=path,
                               upsampler=relax(relaxation, self.upsampler, rn, straight),
                               ops=relax(relaxation, self.ops, r, straight),
                               widths=relax(relaxation, self.widths, r, straight))

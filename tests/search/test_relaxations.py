@@ -9,11 +9,11 @@ from pipeline.errors import UserError
 from pipeline.search.relaxations import (
     RELAXATIONS,
     depth_to_path,
-    network_level,
     path_to_depth,
     relax,
     sparsemax,
     sparsestmax,
+    uses_radius,
 )
 
 
@@ -165,24 +165,14 @@ def test_sparsestmax_gradients_reach_only_the_support():
     assert abs(float(z.grad.sum())) < 1e-6     # the sum stays 1, so gradients sum to zero
 
 
-def test_sorted_sparsestmax_path_weights():
-    f = RELAXATIONS.get("sorted-sparsestmax")
-    z = torch.tensor([0.1, 0.5, 0.2, 0.4, -0.3, 0.0])
-    for r in (0.0, 0.5, 1.0):
-        g = f(z, r)
-        assert abs(float(g[0]) - 1.0) < 1e-6
-        assert (g[1:] <= g[:-1] + 1e-6).all()  # sorted: a deeper cell never weighs more
-        assert on_simplex(path_to_depth(g))
-    step = f(z, 1.0)
-    assert torch.allclose(step, torch.tensor([1.0, 1.0, 0, 0, 0, 0]))  # depth 2 = argmax
-    p = sparsestmax(z, 0.3)
+def test_path_and_depth_round_trip():
+    p = sparsestmax(torch.tensor([0.1, 0.5, 0.2, 0.4, -0.3, 0.0]), 0.3)
     assert torch.allclose(path_to_depth(depth_to_path(p)), p)
 
 
 def test_registry():
-    assert {"softmax", "sparsemax", "sparsestmax", "sorted-sparsestmax"} <= set(RELAXATIONS)
-    assert network_level("sparsestmax") == "sorted-sparsestmax"
-    assert network_level("softmax") == "softmax"
+    assert {"softmax", "sparsemax", "sparsestmax"} <= set(RELAXATIONS)
+    assert uses_radius("sparsestmax") and not uses_radius("softmax")
     p = RELAXATIONS.get("softmax")(torch.zeros(3), 1.0)
     assert torch.allclose(p, torch.full((3,), 1 / 3))
     with pytest.raises(UserError, match="known: "):

@@ -76,17 +76,39 @@ def test_derive_picks_the_largest_weights(small_space, arch_params):
                                           small_space.widths[int(w.widths[n, e, o].argmax())])
 
 
-def test_derive_breaks_softmax_ties_by_logits(small_space):
+def test_derive_breaks_softmax_ties_by_logits_and_rounds_the_depth(small_space):
     params = ArchParams(small_space)
     with torch.no_grad():
-        params.depth[2] = 1.0
+        params.depth.fill_(2.7)
         params.upsampler[1] = 0.5
     w = params.relaxed("softmax", 0.0)
     choice = derive(params, w, small_space)
     assert choice.depth == 3 and choice.upsampler_kernel == 3
     flat = ArchParams(small_space)
     uniform = derive(flat, flat.relaxed("softmax", 0), small_space)
-    assert uniform.depth == 1  # all equal: the first (shallowest) choice
+    assert uniform.upsampler_kernel == 1  # all equal: the first choice
+    assert uniform.depth == 2  # the middle of 1…3 cells, where the search starts
+
+
+def test_the_depth_is_sorted_path_weights_with_one_partial_cell(small_space):
+    params = ArchParams(small_space)
+    with torch.no_grad():
+        params.depth.fill_(2.3)
+    w = params.relaxed("softmax", 0.0)
+    assert torch.allclose(w.path, torch.tensor([1.0, 1.0, 0.3]))
+    assert torch.allclose(w.depth, torch.tensor([0.0, 0.7, 0.3]))  # 2 or 3 cells, nothing else
+    # sparsestmax pushes the partial cell's keep/drop pair: r = 1 drops it whole
+    w1 = params.relaxed("sparsestmax", 1.0)
+    assert torch.allclose(w1.path, torch.tensor([1.0, 1.0, 0.0]))
+    assert derive(params, w1, small_space).depth == 2
+    # … and the gradient reaches the depth straight through the push
+    loss = (params.relaxed("sparsestmax", 1.0, straight=True).path * torch.tensor(
+        [1.0, 2.0, 5.0])).sum()
+    loss.backward()
+    assert float(params.depth.grad) == pytest.approx(5.0)
+    # A neutral parameter set (a random draw's fit) prefers no depth.
+    assert ArchParams(small_space, neutral=True).depth_preference(1) == 0.0
+    assert params.depth_preference(2) > params.depth_preference(1)
 
 
 def test_arch_params_are_separate_from_weights(small_space):
