@@ -1,10 +1,11 @@
-"""From the supernet to a discrete network: ``derive()`` and weight inheritance. The discrete choice
-at every level is the largest relaxed weight (one-hot at the end of a sparsestmax search, so this
-is the network that was trained); ties, as under softmax, are broken by the logits. The depth is
-the searched number of cells, rounded. :class:`Choice` keeps the argmax op and width of *every*
-cell, used or not, so the budget fit can deepen the network with cells the supernet trained. The
-derived network inherits the supernet's weights: the first ``w`` hidden channels of each chosen op
-(the slicing the supernet trained), the head, and the chosen upsampler.
+"""From the supernet to a discrete network: ``derive()`` and weight inheritance.
+
+The discrete choice at every level is the largest relaxed weight (one-hot at the end of a
+sparsestmax search, so this is the network that was trained); ties, as under softmax, are broken by
+the logits. The depth is the searched number of cells, rounded. :class:`Choice` keeps the argmax op
+and width of *every* cell, used or not, so the budget fit can deepen the network with cells the
+supernet trained. The derived network inherits the supernet's weights: the first ``w`` hidden
+channels of each chosen op (the slicing the supernet trained), the head, and the chosen upsampler.
 """
 
 from __future__ import annotations
