@@ -48,17 +48,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def one_run(budget: float, seed: int, args: argparse.Namespace, lut, data) -> dict[str, Any]:
+def run_config(budget: float, seed: int, args: argparse.Namespace, lut, data):
+    """The search configuration of one run (iters × search_fraction = search_iters: the supernet
+    phase of a run of that length)."""
     from pipeline.search.config import SearchConfig
+
+    extra = {"penalty": args.penalty} if args.penalty else {}
+    return SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
+                        val_data=data["val"], iters=round(args.search_iters / 0.4),
+                        search_fraction=0.4, seed=seed, relaxation=args.relaxation,
+                        val_every=10**9, threads=args.threads, **extra)
+
+
+def one_run(budget: float, seed: int, args: argparse.Namespace, lut, data) -> dict[str, Any]:
+    import shutil
+
     from pipeline.search.searcher import Searcher
 
-    # iters × search_fraction = search_iters: the supernet phase of a run of that length.
-    extra = {"penalty": args.penalty} if args.penalty else {}
-    cfg = SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
-                       val_data=data["val"], iters=round(args.search_iters / 0.4),
-                       search_fraction=0.4, seed=seed, relaxation=args.relaxation,
-                       val_every=10**9, threads=args.threads, **extra)
+    cfg = run_config(budget, seed, args, lut, data)
     run = OUT / args.tag / f"{budget:g}ms-s{seed}"
+    shutil.rmtree(run, ignore_errors=True)  # a run of another configuration
     searcher = Searcher(cfg, lut, run, progress=True)
     derived = searcher.search()
     pred = searcher.predict_choice(derived)
@@ -113,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     for budget in args.budgets:
         for seed in args.seeds:
             key = f"{args.search_iters}it/{budget:g}/{seed}"
-            if key in runs:
+            # A run is kept only while the search's configuration (its defaults included) is
+            # the one it ran with.
+            if key in runs and runs[key]["config"] == run_config(budget, seed, args, lut,
+                                                                   data).to_dict():
                 continue
             rec = one_run(budget, seed, args, lut, data)
             runs[key] = rec

@@ -19,11 +19,11 @@ al. 2020):
 * ``lagrangian``: ``λ · h`` with λ free in sign: over budget λ grows and pushes the latency
   down, long under budget λ turns negative and lets the search spend what is left.
 
-The search scales the penalty to the task: its gradient on the logits is ``s · c(h) · ∇h`` with
-``c`` the penalty's slope and ``s = ‖∇ task‖ / ‖∇h‖`` (the task norm a running mean), so λ = 1
-pulls as hard as the task loss does, on any device, budget or dataset
-(:meth:`BudgetPenalty.combine`). SR quality grows with compute, so using the budget is what users
-want.
+The search scales the penalty to the task: its gradient on each tensor of architecture parameters
+is ``s · c(h) · ∇h`` with ``c`` the penalty's slope and ``s = ‖∇ task‖ / ‖∇h‖`` on that tensor
+(the task norm a running mean), so a slope of 1 pulls as hard as the task loss does, on any
+device, budget or dataset (:meth:`BudgetPenalty.combine`). SR quality grows with compute, so using
+the budget is what users want.
 
 Parameters and Mult-Adds have the same linear form and can be added with their weights.
 """
@@ -31,6 +31,7 @@ Parameters and Mult-Adds have the same linear form and can be added with their w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -116,13 +117,14 @@ class BudgetPenalty:
 
     KINDS = ("augmented", "hinge", "lagrangian")
     EMA = 0.9  # running mean of the task gradient's norm (a step's is noisy)
+    FLOOR = 0.25  # the least pull of the budget on a tensor, × the tensors' mean task norm
 
     def __init__(self, budget_ms: float, kind: str = "hinge", lam: float = 0.0,
                  step: float = 0.02, rho: float = 0.0) -> None:
         if kind not in self.KINDS:
             raise ValueError(f"unknown penalty {kind!r}; known: {', '.join(self.KINDS)}")
         self.budget_ms, self.kind, self.lam, self.step, self.rho = budget_ms, kind, lam, step, rho
-        self.task_norm: float | None = None
+        self.task_norm: list[float | None] | None = None  # per parameter tensor
 
     def excess(self, expected_ms: float | torch.Tensor) -> float | torch.Tensor:
         return expected_ms / self.budget_ms - 1.0
@@ -146,47 +148,54 @@ class BudgetPenalty:
 
     def combine(self, task: list[torch.Tensor | None], constraint: list[torch.Tensor | None],
                 excess: float) -> list[torch.Tensor | None]:
-        """Gradients ``task + s · slope(h) · constraint`` on the same parameters, with ``s`` the
-        running mean of ‖task‖ over ‖constraint‖ (module docstring)."""
-        def norm(gs: list[torch.Tensor | None]) -> float:
-            return float(sum(float((g.double() ** 2).sum()) for g in gs if g is not None)) ** 0.5
-
-        t = norm(task)
-        self.task_norm = t if self.task_norm is None else (
-            self.EMA * self.task_norm + (1 - self.EMA) * t)
-        c = norm(constraint)
-        s = self.task_norm / c if c > 0 else 0.0
-        coef = s * self.slope(excess)
-        out = []
-        for gt, gc in zip(task, constraint, strict=True):
+        """Gradients ``task + s · slope(h) · constraint`` on the same parameter tensors, with
+        ``s`` per tensor the running mean of its ‖task‖ over its ‖constraint‖ (module
+        docstring): each level (depth, upsampler, ops, widths) weighs the budget against its own
+        share of the task, which differs by orders of magnitude between them."""
+        if self.task_norm is None or len(self.task_norm) != len(task):
+            self.task_norm = [None] * len(task)
+        slope = self.slope(excess)
+        for i, gt in enumerate(task):
+            t = 0.0 if gt is None else float(gt.double().norm())
+            prev = self.task_norm[i]
+            self.task_norm[i] = t if prev is None else self.EMA * prev + (1 - self.EMA) * t
+        norms = [n for n in self.task_norm if n is not None]
+        # A tensor the task does not reach this step (a cell with zero path weight is not
+        # computed) still feels the budget, at a share of the mean pull.
+        floor = self.FLOOR * (sum(norms) / len(norms) if norms else 0.0)
+        out: list[torch.Tensor | None] = []
+        for i, (gt, gc) in enumerate(zip(task, constraint, strict=True)):
             if gt is None and gc is None:
                 out.append(None)
                 continue
-            g = torch.zeros_like(gc if gt is None else gt) if gt is None else gt.clone()
+            g = torch.zeros_like(gc) if gt is None else gt.clone()
             if gc is not None:
-                g = g + coef * gc
+                c = float(gc.double().norm())
+                if c > 0:
+                    g = g + (max(self.task_norm[i] or 0.0, floor) / c * slope) * gc
             out.append(g)
         return out
 
-    # The dual step integrates the excess clipped to ±this, so that the multiplier does not wind
-    # up while a far-off start comes down (anti-windup, as in a PI controller); the augmented
-    # term's pull is proportional to the whole miss meanwhile.
-    WINDUP = 0.1
+    # The dual step integrates only while the excess is within ±this: far off, the augmented
+    # term's pull (proportional to the miss) brings the latency in, and a multiplier that had
+    # integrated all the way would overshoot the target by as much again (conditional
+    # integration, the anti-windup of PI controllers).
+    WINDUP = 0.2
 
     def update(self, expected_ms: float) -> None:
         """Dual ascent on λ: up while over budget, down while under (not below zero for the
         hinge, whose budget is only a ceiling)."""
         h = float(self.excess(expected_ms))
-        if self.kind == "augmented":
-            h = max(-self.WINDUP, min(self.WINDUP, h))
+        if self.kind == "augmented" and abs(h) > self.WINDUP:
+            return
         self.lam += self.step * h
         if self.kind == "hinge":
             self.lam = max(0.0, self.lam)
 
-    def state(self) -> dict[str, float | None]:
+    def state(self) -> dict[str, Any]:
         return {"lam": self.lam, "task_norm": self.task_norm}
 
-    def load(self, state: dict[str, float | None]) -> None:
+    def load(self, state: dict[str, Any]) -> None:
         self.lam = float(state["lam"])
         tn = state.get("task_norm")
-        self.task_norm = None if tn is None else float(tn)
+        self.task_norm = list(tn) if isinstance(tn, list) else None

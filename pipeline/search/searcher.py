@@ -194,11 +194,11 @@ class Searcher:
         return self._held(self.schedule_radius())
 
     def arch_lr_factor(self) -> float:
-        """The architecture step sizes' factor, cosine-annealed from 1 to 0.1 between the
+        """The architecture step sizes' factor, cosine-annealed from 1 to 0.3 between the
         warm-up and the end: late steps flip fewer near-tied choices."""
         start = self.cfg.warmup_fraction
         t = min(1.0, max(0.0, (self.fraction() - start) / max(1.0 - start, 1e-9)))
-        return cosine_lr(t, 1.0, 0.1)
+        return cosine_lr(t, 1.0, 0.3)
 
     def relaxed(self) -> RelaxedWeights:
         return self.arch.relaxed(self.cfg.relaxation, self.radius(), self.cfg.straight_through,
@@ -249,6 +249,8 @@ class Searcher:
         for group in self.a_opt.param_groups:
             group["lr"] = group["base_lr"] * self.arch_lr_factor()
         self.a_opt.step()
+        with torch.no_grad():  # a projected step: the depth stays a number of cells it can be
+            self.arch.depth.clamp_(1.0, float(self.space.max_cells))
         expected_ms = float(exp["latency_ms"].detach())
         self.penalty.update(expected_ms)
         self.near_target = abs(float(excess.detach())) < self.cfg.hold_tolerance
