@@ -205,19 +205,33 @@ def train_from_scratch(arch, run: Path, data, args, seed: int) -> dict[str, Any]
                  overwrite=not resume, argv=sys.argv)
 
 
-def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -> dict[str, Any]:
+def nas_config(family: str, budget: float, seed: int, lut, data, args):
+    """The search configuration of a ``nas`` or ``archlr0`` model (``archlr0``: no architecture
+    step, so its network is the fit of the initial architecture parameters)."""
     from pipeline.search.config import SearchConfig
+
+    frozen = family == "archlr0"
+    return SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
+                        val_data=data["val"], iters=args.iters, seed=seed,
+                        arch_lr=0.0 if frozen else SearchConfig.arch_lr,
+                        depth_lr=0.0 if frozen else SearchConfig.depth_lr,
+                        check_on_device=True, val_every=max(args.iters // 4, 1),
+                        device=args.device, threads=args.threads)
+
+
+def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -> dict[str, Any]:
+    import shutil
+
     from pipeline.search.run import run_search
 
+    cfg = nas_config(family, budget, seed, lut, data, args)
+    saved = run / "search" / "config.json"
+    # A run of another configuration (the search's defaults changed since) starts over.
+    if saved.is_file() and load_state(saved) != cfg.to_dict():
+        shutil.rmtree(run)
     if (run / "search.json").is_file():
         return load_state(run / "search.json")
-    cfg = SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
-                       val_data=data["val"], iters=args.iters, seed=seed,
-                       arch_lr=0.0 if family == "archlr0" else SearchConfig.arch_lr,
-                       depth_lr=0.0 if family == "archlr0" else SearchConfig.depth_lr,
-                       check_on_device=True, val_every=max(args.iters // 4, 1),
-                       device=args.device, threads=args.threads)
-    resume = (run / "search" / "config.json").is_file()
+    resume = saved.is_file()
     return run_search(cfg, lut, run, resume=resume, overwrite=not resume, argv=sys.argv)
 
 
@@ -247,7 +261,12 @@ def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
                              "search_iterations": summary["search_iterations"],
                              "finetune_iterations": summary["finetune_iterations"],
                              "train_seconds": summary["search_seconds"]
-                             + summary["finetune_seconds"]})
+                             + summary["finetune_seconds"],
+                             "search_config": nas_config(family, budget, seed, lut, data,
+                                                         args).to_dict(),
+                             "derived_predicted_ms": summary["derived_predicted_ms"],
+                             "fit_moves": summary["fit_moves"],
+                             "architecture_frozen_at": summary.get("architecture_frozen_at")})
     extra: dict[str, Any] = {}
     if family == "random":
         fitted = run / "fitted_random.json"
@@ -327,7 +346,9 @@ def run_arena(args: argparse.Namespace) -> dict[str, Any]:
                         continue
                 else:
                     arch = None
-                    if key in state["models"]:
+                    done = state["models"].get(key)
+                    if done and (family == "random" or done.get("search_config") == nas_config(
+                            family, budget, seed, lut, data, args).to_dict()):
                         continue
                 log(f"[{key}] {'training ' + arch.name if arch else family}")
                 t0 = time.monotonic()

@@ -191,6 +191,36 @@ def _plot(doc: dict[str, Any], path, eval_set: str) -> None:
     plt.close(fig)
 
 
+LANDING = (0.85, 1.0)  # where the derived network should be, × budget, before the fit
+
+
+def landing(doc: dict[str, Any]) -> dict[str, Any]:
+    """Where the search's derived networks land before the fit (issue 16: in [0.85, 1.0] ×
+    budget in at least 80 % of runs, and the fit only trims)."""
+    runs = [m for b in doc["budgets"] for m in b["models"]
+            if m["family"] == "nas" and m.get("derived_predicted_ms") is not None]
+    rows = [{"budget_ms": m["budget_ms"], "seed": m["seed"],
+             "fraction": m["derived_predicted_ms"] / m["budget_ms"],
+             "fit_moves": len(m.get("fit_moves") or []),
+             "frozen_at": m.get("architecture_frozen_at")} for m in runs]
+    hit = sum(LANDING[0] <= r["fraction"] <= LANDING[1] for r in rows)
+    return {"runs": rows, "in_window": hit, "total": len(rows)}
+
+
+def landing_lines(doc: dict[str, Any]) -> list[str]:
+    land = doc["landing"]
+    if not land["total"]:
+        return []
+    rows = [[f"{r['budget_ms']:g}", str(r["seed"]), f"{r['fraction']:.3f}",
+             "yes" if LANDING[0] <= r["fraction"] <= LANDING[1] else "no", str(r["fit_moves"]),
+             str(r["frozen_at"] or "never")] for r in land["runs"]]
+    return [f"Before the fit, the search's derived network is predicted in [{LANDING[0]}, "
+            f"{LANDING[1]}] × budget in {land['in_window']} of {land['total']} runs "
+            f"({100 * land['in_window'] / land['total']:.0f} %):\n",
+            markdown_table(["budget ms", "seed", "derived / budget", "in window", "fit moves",
+                            "architecture frozen at step"], rows)]
+
+
 def write_report(done: dict[str, Any], args: argparse.Namespace, machine: str,
                  cpu_line: str) -> None:
     done = {**done, "machine": machine, "cpu_line": cpu_line}
@@ -198,6 +228,7 @@ def write_report(done: dict[str, Any], args: argparse.Namespace, machine: str,
     eval_sets = doc["protocol"]["eval_sets"]
     for b in doc["budgets"]:
         b["margins"] = margins(b, eval_sets)
+    doc["landing"] = landing(doc)
     name = "arena" + (f"_{args.tag}" if args.tag else "")
     args.results.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.results / f"{name}.json", doc)
@@ -241,6 +272,7 @@ def write_report(done: dict[str, Any], args: argparse.Namespace, machine: str,
             lines.append(f"Margins of the search at {b['budget_ms']:g} ms, paired by seed "
                          "(dB, mean ± std):\n")
             lines.append(markdown_table(["", *eval_sets], rows))
+    lines += landing_lines(doc)
     rel = plot.relative_to(REPO) if plot.is_relative_to(REPO) else plot
     lines.append(f"![PSNR against measured latency]({rel})\n")
     write_text_atomic(args.results / f"{name}.md", "\n".join(lines))

@@ -206,6 +206,7 @@ def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bo
         "search_iterations": result["search_iterations"],
         "finetune_seconds": metrics["train_seconds"], "finetune_iterations": metrics["iterations"],
         "derived_predicted_ms": result["derived_predicted_ms"], "fit_moves": result["fit_moves"],
+        "architecture_frozen_at": result.get("architecture_frozen_at"),
         "fit_reason": result["fit_reason"], "device_check": result.get("device_check"),
         "lut": lut_record(lut),
     }
