@@ -53,7 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import REPO, cpu_line, data_folder, load_state, machine, save_state
 from pipeline.errors import UserError
 
-SEARCHED = ("nas", "archlr0", "random")
+# The searched families, on the default space's table, and ``-plain`` on the plain space's
+# (pipeline/search_space.py: 3×3 conv, ECB and 1×1 conv chains at a searched trunk width).
+SEARCHED = ("nas", "archlr0", "random", "nas-plain", "archlr0-plain", "random-plain")
 HAND = ("abpn", "ecbsr", "rlfn", "plain", "fsrcnn", "espcn")
 FAMILY_NAMES = SEARCHED + HAND
 VAL_FRACTION = 0.1
@@ -205,12 +207,22 @@ def train_from_scratch(arch, run: Path, data, args, seed: int) -> dict[str, Any]
                  overwrite=not resume, argv=sys.argv)
 
 
+def base_family(family: str) -> str:
+    """``nas``, ``archlr0`` or ``random`` for a searched family of either space."""
+    return family.split("-")[0]
+
+
+def family_space(family: str) -> str:
+    """The search space a searched family searches (its table's space)."""
+    return "plain" if family.endswith("-plain") else "default"
+
+
 def nas_config(family: str, budget: float, seed: int, lut, data, args):
     """The search configuration of a ``nas`` or ``archlr0`` model (``archlr0``: no architecture
     step, so its network is the fit of the initial architecture parameters)."""
     from pipeline.search.config import SearchConfig
 
-    frozen = family == "archlr0"
+    frozen = base_family(family) == "archlr0"
     return SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
                         val_data=data["val"], iters=args.iters, seed=seed,
                         arch_lr=0.0 if frozen else SearchConfig.arch_lr,
@@ -251,7 +263,7 @@ def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
     from pipeline.search.random_choice import fitted_random_architecture
 
     run = args.out / "runs" / f"{args.iters}it" / f"{budget:g}ms" / f"{family}-s{seed}"
-    if family in ("nas", "archlr0"):
+    if base_family(family) in ("nas", "archlr0"):
         summary = run_nas(family, budget, seed, run, lut, data, args)
         arch = Architecture.load(run / "arch.json")
         return model_record(family, budget, seed, run, arch,
@@ -268,7 +280,7 @@ def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
                              "fit_moves": summary["fit_moves"],
                              "architecture_frozen_at": summary.get("architecture_frozen_at")})
     extra: dict[str, Any] = {}
-    if family == "random":
+    if base_family(family) == "random":
         fitted = run / "fitted_random.json"
         if fitted.is_file():  # the fit and its on-device check are not drawn again on resume
             saved = load_state(fitted)
@@ -313,6 +325,15 @@ def run_arena(args: argparse.Namespace) -> dict[str, Any]:
     for folder in args.eval_data:
         eval_sets[folder.resolve().name] = str(folder.resolve())
     lut = table_for_this_cpu(2, "default", bring_up="profile", log=log)
+    tables = {"default": lut}
+
+    def luts(family: str):
+        """The table a searched family searches (this CPU's; brought up if it has none)."""
+        space = family_space(family)
+        if space not in tables:
+            tables[space] = table_for_this_cpu(2, space, bring_up="profile", log=log)
+        return tables[space]
+
     timer = Timer(lut, state, state_path, "grid_latency")
     budgets = sorted(args.budgets)
     hand = [f for f in args.families if f in HAND]
@@ -347,12 +368,15 @@ def run_arena(args: argparse.Namespace) -> dict[str, Any]:
                 else:
                     arch = None
                     done = state["models"].get(key)
-                    if done and (family == "random" or done.get("search_config") == nas_config(
-                            family, budget, seed, lut, data, args).to_dict()):
+                    if done and (base_family(family) == "random" or done.get(
+                            "search_config") == nas_config(family, budget, seed, luts(family),
+                                                           data, args).to_dict()):
                         continue
                 log(f"[{key}] {'training ' + arch.name if arch else family}")
                 t0 = time.monotonic()
-                record = train_model(family, budget, seed, arch, lut, data, args, log)
+                record = train_model(family, budget, seed, arch,
+                                     luts(family) if family in SEARCHED else lut, data, args,
+                                     log)
                 record["wall_seconds"] = round(time.monotonic() - t0, 1)
                 evaluate(record, eval_sets)
                 state["models"][key] = record

@@ -22,6 +22,7 @@ from bench.common import REPO, markdown_table
 from pipeline.io_utils import write_json_atomic, write_text_atomic
 
 REFERENCE_FAMILY = "nas"
+SEARCHES = ("nas", "nas-plain")  # the families whose margins and landing are reported
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -127,19 +128,21 @@ def _summary_rows(budget: dict[str, Any], eval_sets: list[str]) -> list[list[str
     return rows
 
 
-def margins(budget: dict[str, Any], eval_sets: list[str]) -> list[dict[str, Any]]:
-    """The search's PSNR minus every other family's, over the seeds both have."""
+def margins(budget: dict[str, Any], eval_sets: list[str],
+            reference: str = REFERENCE_FAMILY) -> list[dict[str, Any]]:
+    """The search's (``reference``'s) PSNR minus every other family's, over the seeds both
+    have."""
     by = {(m["family"], m["seed"]): m for m in budget["models"]}
     out = []
     for family in _families_in(budget):
-        if family == REFERENCE_FAMILY:
+        if family == reference:
             continue
-        seeds = sorted(s for f, s in by if f == family and (REFERENCE_FAMILY, s) in by)
+        seeds = sorted(s for f, s in by if f == family and (reference, s) in by)
         if not seeds:
             continue
         row: dict[str, Any] = {"versus": family, "seeds": seeds}
         for s in eval_sets:
-            d = [by[(REFERENCE_FAMILY, k)]["psnr_y"][s] - by[(family, k)]["psnr_y"][s]
+            d = [by[(reference, k)]["psnr_y"][s] - by[(family, k)]["psnr_y"][s]
                  for k in seeds]
             m, sd = _mean_sd(d)
             verdict = ("search better" if m > 2 * sd and m > 0 else
@@ -198,8 +201,8 @@ def landing(doc: dict[str, Any]) -> dict[str, Any]:
     """Where the search's derived networks land before the fit (issue 16: in [0.85, 1.0] ×
     budget in at least 80 % of runs, and the fit only trims)."""
     runs = [m for b in doc["budgets"] for m in b["models"]
-            if m["family"] == "nas" and m.get("derived_predicted_ms") is not None]
-    rows = [{"budget_ms": m["budget_ms"], "seed": m["seed"],
+            if m["family"] in SEARCHES and m.get("derived_predicted_ms") is not None]
+    rows = [{"family": m["family"], "budget_ms": m["budget_ms"], "seed": m["seed"],
              "fraction": m["derived_predicted_ms"] / m["budget_ms"],
              "fit_moves": len(m.get("fit_moves") or []),
              "frozen_at": m.get("architecture_frozen_at")} for m in runs]
@@ -211,13 +214,14 @@ def landing_lines(doc: dict[str, Any]) -> list[str]:
     land = doc["landing"]
     if not land["total"]:
         return []
-    rows = [[f"{r['budget_ms']:g}", str(r["seed"]), f"{r['fraction']:.3f}",
+    rows = [[r["family"], f"{r['budget_ms']:g}", str(r["seed"]), f"{r['fraction']:.3f}",
              "yes" if LANDING[0] <= r["fraction"] <= LANDING[1] else "no", str(r["fit_moves"]),
              str(r["frozen_at"] or "never")] for r in land["runs"]]
     return [f"Before the fit, the search's derived network is predicted in [{LANDING[0]}, "
             f"{LANDING[1]}] × budget in {land['in_window']} of {land['total']} runs "
             f"({100 * land['in_window'] / land['total']:.0f} %):\n",
-            markdown_table(["budget ms", "seed", "derived / budget", "in window", "fit moves",
+            markdown_table(["family", "budget ms", "seed", "derived / budget", "in window",
+                            "fit moves",
                             "architecture frozen at step"], rows)]
 
 
@@ -228,6 +232,8 @@ def write_report(done: dict[str, Any], args: argparse.Namespace, machine: str,
     eval_sets = doc["protocol"]["eval_sets"]
     for b in doc["budgets"]:
         b["margins"] = margins(b, eval_sets)
+        present = _families_in(b)
+        b["margins_by_search"] = {f: margins(b, eval_sets, f) for f in SEARCHES if f in present}
     doc["landing"] = landing(doc)
     name = "arena" + (f"_{args.tag}" if args.tag else "")
     args.results.mkdir(parents=True, exist_ok=True)
@@ -265,11 +271,13 @@ def write_report(done: dict[str, Any], args: argparse.Namespace, machine: str,
         lines.append(markdown_table(
             ["family", "network", "measured ms", "params (K)", "steps",
              *[f"{s} PSNR" for s in eval_sets], "seeds"], _summary_rows(b, eval_sets)))
-        if b["margins"]:
-            rows = [[f"nas − {r['versus']}",
+        for search, rows_of in b["margins_by_search"].items():
+            if not rows_of:
+                continue
+            rows = [[f"{search} − {r['versus']}",
                      *[f"{r[s]['mean']:+.2f} ± {r[s]['sd']:.2f} ({r[s]['verdict']})"
-                       for s in eval_sets]] for r in b["margins"]]
-            lines.append(f"Margins of the search at {b['budget_ms']:g} ms, paired by seed "
+                       for s in eval_sets]] for r in rows_of]
+            lines.append(f"Margins of {search} at {b['budget_ms']:g} ms, paired by seed "
                          "(dB, mean ± std):\n")
             lines.append(markdown_table(["", *eval_sets], rows))
     lines += landing_lines(doc)

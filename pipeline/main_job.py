@@ -152,7 +152,7 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
         "fine-tuning")
     phases = {"table": time.monotonic() - t0}
     summary = run_search(cfg, lut, out, resume=resuming, overwrite=overwrite and not resuming,
-                         progress=progress, argv=argv)
+                         progress=progress, argv=argv, resume_command="run")
     phases["search"] = time.monotonic() - t0 - sum(phases.values())
     log("[2/3] export to ONNX")
     manifest = export_run(ExportRequest(run=out), argv=argv, progress=progress, log=log)

@@ -30,9 +30,10 @@ from pipeline.networks.ops import OPS
 class SearchSpace:
     """The discrete choices the search makes; every field is part of the hash."""
 
-    # Cell level: ordered op primitives (all map channels → channels with an inner width).
+    # Cell level: ordered op primitives (all map the trunk's channels to themselves; block ops
+    # with an inner width, plain or re-parameterisable layers without one).
     ops: tuple[str, ...] = ("resblock3x3", "conv3x3_1x1", "invres3x3", "invres5x5")
-    # Kernel level: inner width choices of every op.
+    # Kernel level: inner width choices of every block op.
     widths: tuple[int, ...] = (16, 32, 48, 64)
     # Network level: at most this many cells, and the upsampler's conv kernel choices.
     max_cells: int = 6
@@ -45,9 +46,22 @@ class SearchSpace:
     # the 2-core CPU, more than most cells (measured with bench/lut_fidelity.py's backend).
     global_skip: str = "nearest"
     scale: int = 2
+    # Kernel level, optional: the trunk's width (head output, every layer, upsampler input), one
+    # choice for the whole network, as the hand-designed plain and ECBSR networks have; empty:
+    # the trunk is ``channels``. One trunk width per network keeps every layer ``c → c``, so a
+    # table needs one entry per (op, width, c), not one per pair of neighbouring widths.
+    trunk_widths: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.trunk_widths and self.channels not in self.trunk_widths:
+            raise ValueError(f"channels {self.channels} must be one of the trunk widths "
+                             f"{self.trunk_widths} (the reference network's trunk)")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if not self.trunk_widths:  # spaces before trunk search keep their hash
+            del d["trunk_widths"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
@@ -70,6 +84,16 @@ class SearchSpace:
                             f"space ({', '.join(self.ops)})")
         return SearchSpace(**{**asdict(self), "ops": tuple(ops)})
 
+    @property
+    def trunk_choices(self) -> tuple[int, ...]:
+        """The trunk widths a network of this space can have."""
+        return self.trunk_widths or (self.channels,)
+
+    @property
+    def width_choices(self) -> tuple[int | None, ...]:
+        """The kernel-level inner widths (``(None,)`` in a space of layers without one)."""
+        return self.widths or (None,)
+
     def op_widths(self, op: str) -> tuple[int | None, ...]:
         """The inner widths ``op`` can take here: ``widths``, or ``(None,)`` for an op without
         one (a plain or re-parameterisable layer)."""
@@ -77,17 +101,23 @@ class SearchSpace:
 
     @property
     def single_path(self) -> bool:
-        """Whether every op takes an inner width: the trilevel supernet's kernel level."""
-        return bool(self.widths) and all(OPS.get(op).uses_width for op in self.ops)
+        """Whether the trilevel single-path supernet searches this space: no op is a mixed-path
+        branch set, and block ops have widths to choose from."""
+        specs = [OPS.get(op) for op in self.ops]
+        return not any(s.mixed_path for s in specs) and (
+            bool(self.widths) or not any(s.uses_width for s in specs))
 
     # -- discrete architectures -----------------------------------------------------------------
-    def architecture(self, cells: list[list[tuple[str, int]]], upsampler_kernel: int,
-                     name: str = "searched") -> Architecture:
-        """The architecture artifact for per-cell (op, width) choices and an upsampler kernel."""
-        c = self.channels
+    def architecture(self, cells: list[list[tuple[str, int | None]]], upsampler_kernel: int,
+                     name: str = "searched", trunk: int | None = None) -> Architecture:
+        """The architecture artifact for per-cell (op, width) choices, an upsampler kernel and
+        a trunk width (default ``channels``); a layer without an inner width drops its width."""
+        c = trunk or self.channels
         return Architecture(
             name=name, scale=self.scale, head=Layer("conv3x3", c, "none"),
-            cells=tuple(Cell(tuple(Layer(op, c, self.act, width=w) for op, w in cell))
+            cells=tuple(Cell(tuple(Layer(op, c, self.act,
+                                         width=w if OPS.get(op).uses_width else None)
+                                   for op, w in cell))
                         for cell in cells),
             upsampler=Upsampler("pixel_shuffle", upsampler_kernel), global_skip=self.global_skip,
         )
@@ -104,7 +134,10 @@ class SearchSpace:
                 cell.append((op, widths[int(rng.integers(len(widths)))]))
             cells.append(cell)
         k = self.upsampler_kernels[int(rng.integers(len(self.upsampler_kernels)))]
-        return self.architecture(cells, k, name=name)
+        trunk = None
+        if self.trunk_widths:
+            trunk = self.trunk_widths[int(rng.integers(len(self.trunk_widths)))]
+        return self.architecture(cells, k, name=name, trunk=trunk)
 
 
 DEFAULT_SPACE = SearchSpace()
@@ -120,4 +153,12 @@ MIXED_SPACE = SearchSpace(ops=("rep3x3", "rep1x1"), widths=())
 POOL_SPACE = SearchSpace(ops=(*DEFAULT_SPACE.ops, "resblock5x5", "conv5x5_1x1", "invres7x7",
                               "resblock1x1"))
 
-SPACES = {"default": DEFAULT_SPACE, "mixed": MIXED_SPACE, "pool": POOL_SPACE}
+# The plain space: chains of 3×3 convs, ECBs (trained with ECBSR's edge branches, deployed
+# folded into one 3×3 conv) and 1×1 convs, at one searched trunk width, with the anchor skip: the
+# shape of the plain and ECBSR networks that won the arena's hand-designed rows, whose layers
+# ONNX Runtime and TensorRT run as single dense convolutions.
+PLAIN_SPACE = SearchSpace(ops=("conv3x3", "ecb", "conv1x1"), widths=(), max_cells=6,
+                          trunk_widths=(16, 24, 32, 48))
+
+SPACES = {"default": DEFAULT_SPACE, "mixed": MIXED_SPACE, "pool": POOL_SPACE,
+          "plain": PLAIN_SPACE}

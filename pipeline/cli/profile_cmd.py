@@ -72,10 +72,11 @@ def _check_summary(result: dict, path: str) -> str:
                    "cuda].")
 @click.option("--scale", default="2", show_default=True, type=click.Choice(["2", "3", "4"]))
 @click.option("--space", "space_name", default="default", show_default=True,
-              type=click.Choice(["default", "mixed", "pool"]),
+              type=click.Choice(["default", "mixed", "pool", "plain"]),
               help="Search space to profile: default (single-path trilevel), mixed (the "
                    "folded 3x3 / 1x1 layers of mixed-path search, --relaxation "
-                   "sparse-group-lasso) or pool (the 8-op pool of --evolve-rounds).")
+                   "sparse-group-lasso), pool (the 8-op pool of --evolve-rounds) or plain "
+                   "(3x3 conv, ECB and 1x1 conv chains at a searched trunk width).")
 @click.option("--output-size", default="1280x720", show_default=True,
               help="Deployment output resolution WIDTHxHEIGHT.")
 @click.option("--precision", default="fp32", show_default=True,

@@ -12,10 +12,10 @@ from pipeline.cli.common import bring_up_option, data_option, echo_json, json_op
 from pipeline.errors import UserError
 
 
-def _relaxation_names() -> list[str]:
-    from pipeline.search.relaxations import RELAXATIONS
+def _method_names() -> list[str]:
+    from pipeline.search.methods import SEARCH_METHODS
 
-    return list(RELAXATIONS.names())
+    return SEARCH_METHODS.names()
 
 
 @click.command()
@@ -37,15 +37,16 @@ def _relaxation_names() -> list[str]:
 @click.option("--search-fraction", default=0.4, show_default=True,
               help="Share of the budget spent on the supernet; the rest fine-tunes.")
 @click.option("--relaxation", default="sparsestmax", show_default=True,
-              type=click.Choice(["sparsestmax", "sparsemax", "softmax", "sparse-group-lasso"]),
-              help="Relaxation of the architecture weights (sparsestmax is sorted at the network "
-                   "level; softmax is the DARTS baseline; sparse-group-lasso is mixed-path "
-                   "search, Sparse Supernet, on the mixed space's table: an edge keeps any of "
-                   "3x3, 1x1 and identity, folded into one conv at export).")
-@click.option("--penalty", default="lagrangian", show_default=True,
-              type=click.Choice(["hinge", "lagrangian"]),
-              help="How the expected latency is held to the budget: lagrangian pulls it to the "
-                   "budget from both sides, hinge only caps it (λ adapts either way).")
+              type=click.Choice(_method_names()),
+              help="Relaxation of the architecture weights (sparsestmax, SSN's, with the depth "
+                   "as sorted path weights; softmax is the DARTS baseline; sparse-group-lasso is "
+                   "mixed-path search, Sparse Supernet, on the mixed space's table: an edge keeps "
+                   "any of 3x3, 1x1 and identity, folded into one conv at export).")
+@click.option("--penalty", default="augmented", show_default=True,
+              type=click.Choice(["augmented", "hinge", "lagrangian"]),
+              help="How the expected latency is held to the middle of the fit's window: "
+                   "augmented (Lagrangian plus a quadratic term) and lagrangian pull it from "
+                   "both sides, hinge only caps it (the multiplier adapts in each).")
 @click.option("--param-weight", default=0.0, show_default=True,
               help="Extra loss term: weight × expected parameters (millions).")
 @click.option("--mult-add-weight", default=0.0, show_default=True,
@@ -135,8 +136,9 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
     else:
-        space_name = ("mixed" if relaxation == "sparse-group-lasso" else
-                      "pool" if evolve_rounds > 1 else "default")
+        from pipeline.search.methods import SEARCH_METHODS
+
+        space_name = "pool" if evolve_rounds > 1 else SEARCH_METHODS.get(relaxation).space
         lut = table_for_budget(target, int(scale) if scale else None, space_name, budget_ms,
                                bring_up, log=lambda m: click.echo(m, err=True),
                                progress=not no_progress)

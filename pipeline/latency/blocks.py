@@ -115,16 +115,20 @@ def architecture_blocks(arch: Architecture, output_size: tuple[int, int],
 
 
 def space_blocks(space: SearchSpace, output_size: tuple[int, int], precision: str) -> list[Block]:
-    """Every block any architecture of ``space`` can contain (each once)."""
+    """Every block any architecture of ``space`` can contain (each once), trunk width by trunk
+    width; a re-parameterisable op is the block it is deployed as (its folded op)."""
     w, h = lr_size(output_size, space.scale)
-    c = space.channels
-    probe = space.architecture([[(space.ops[0], space.op_widths(space.ops[0])[0])]],
-                               space.upsampler_kernels[0])
-    fixed = architecture_blocks(probe, output_size, precision)
-    blocks = [fixed[0]]
-    blocks += [Block("layer", op, c, c, h, w, precision, width, space.act)
-               for op in space.ops for width in space.op_widths(op)]
-    blocks += [Block("upsampler", "pixel_shuffle", c, 3, h, w, precision, kernel=k,
-                     scale=space.scale) for k in space.upsampler_kernels]
-    blocks += fixed[3:]  # the global skip, if the space has one
-    return blocks
+    blocks: list[Block] = []
+    for c in space.trunk_choices:
+        probe = architecture_blocks(space.architecture([], space.upsampler_kernels[0], trunk=c),
+                                    output_size, precision)
+        blocks.append(probe[0])
+        for op in space.ops:
+            for width in space.op_widths(op):
+                blocks.append(Block("layer", folded_op(op), c, c, h, w, precision, width,
+                                    space.act))
+        blocks += [Block("upsampler", "pixel_shuffle", c, 3, h, w, precision, kernel=k,
+                         scale=space.scale) for k in space.upsampler_kernels]
+    skip = [b for b in probe if b.kind == "skip"]  # the global skip, if the space has one
+    unique = list(dict.fromkeys(blocks + skip))
+    return unique

@@ -47,13 +47,15 @@ UNMODELLED_SIGMA = 0.10
 
 def encode_arch(arch: Architecture) -> dict[str, Any]:
     """An architecture of a search space in a few words: per cell, its (op, width) pairs."""
-    return {"cells": [[[layer.op, layer.width] for layer in cell.ops] for cell in arch.cells],
-            "k": arch.upsampler.kernel}
+    d = {"cells": [[[layer.op, layer.width] for layer in cell.ops] for cell in arch.cells],
+         "k": arch.upsampler.kernel}
+    d["c"] = arch.head.out  # the trunk width (older tables have none: the space's channels)
+    return d
 
 
 def decode_arch(space: SearchSpace, d: dict[str, Any], name: str = "sample") -> Architecture:
     cells = [[(str(op), None if w is None else int(w)) for op, w in cell] for cell in d["cells"]]
-    return space.architecture(cells, int(d["k"]), name=name)
+    return space.architecture(cells, int(d["k"]), name=name, trunk=d.get("c"))
 
 
 def _finite(value: Any, what: str) -> float:
@@ -347,16 +349,25 @@ class LatencyTable:
                 for i, s in enumerate(self.data.get("model_samples") or [])]
 
     def reachable_range(self) -> tuple[float, float]:
-        """(fastest, slowest) predicted latency in ms over all architectures of the space."""
+        """(fastest, slowest) predicted latency in ms over all architectures of the space (the
+        narrowest and the widest trunk when the trunk is searched)."""
         space = self.space
         blocks = space_blocks(space, self.output_size, self.precision)
-        ops = [(self.block_ms(b), (b.op, b.width)) for b in blocks
-               if b.kind == "layer" and b.cin == b.cout and b.op in space.ops]
-        ups = [(self.block_ms(b), b.kernel) for b in blocks if b.kind == "upsampler"]
-        cheap, dear = min(ops)[1], max(ops)[1]
+        lo_c, hi_c = min(space.trunk_choices), max(space.trunk_choices)
+
+        def extremes(c: int) -> tuple[tuple, tuple, int, int]:
+            ops = [(self.block_ms(b), (b.op, b.width)) for b in blocks
+                   if b.kind == "layer" and b.cin == b.cout == c and b.op in space.ops]
+            ups = [(self.block_ms(b), b.kernel) for b in blocks
+                   if b.kind == "upsampler" and b.cin == c]
+            return min(ops)[1], max(ops)[1], min(ups)[1], max(ups)[1]
+
+        cheap, _, k_lo, _ = extremes(lo_c)
+        _, dear, _, k_hi = extremes(hi_c)
         e = space.edges_per_cell
         # A mixed-path network may keep no edge at all; a single-path one has at least a cell.
-        fastest = space.architecture([[cheap] * e] if space.single_path else [], min(ups)[1])
-        slowest = space.architecture([[dear] * e] * space.max_cells, max(ups)[1])
+        fastest = space.architecture([[cheap] * e] if space.single_path else [], k_lo,
+                                     trunk=lo_c)
+        slowest = space.architecture([[dear] * e] * space.max_cells, k_hi, trunk=hi_c)
         lo, hi = sorted((self.predict_ms(fastest), self.predict_ms(slowest)))
         return lo, hi

@@ -60,7 +60,7 @@ from pipeline.search_space import SearchSpace
 BLOCK_METHOD = ("in-context marginal, as ratios to the reference network head → upsampler "
                 "(largest kernel) → skip: head and skip alone; upsampler(k) = T(head → "
                 "upsampler k → skip)/T(ref) − head − skip; op = [T(head → op → op → upsampler → "
-                "skip)/T(ref) − 1] / 2")
+                "skip)/T(ref) − 1] / 2")  # per trunk width with a searched trunk (profile_units)
 
 
 def reference_architecture(space: SearchSpace) -> Architecture:
@@ -77,27 +77,46 @@ class Unit:
     shape: tuple[int, ...]
 
 
+def _trunk_suffix(space: SearchSpace, c: int) -> str:
+    """Unit keys of the reference trunk keep their names (tables before trunk search)."""
+    return "" if c == space.channels else f":c{c}"
+
+
 def profile_units(space: SearchSpace, output_size: tuple[int, int], precision: str
                   ) -> tuple[list[Unit], list[Block]]:
-    """The units a profile measures, and the blocks whose entries they give."""
+    """The units a profile measures, and the blocks whose entries they give. With a searched
+    trunk, every trunk width ``c`` has its own head, bases (head → upsampler k → skip) and op
+    pairs; the reference network is the ``channels`` trunk's base at the largest kernel."""
+    from pipeline.networks.mixed_path import folded_op
+
     w, h = lr_size(output_size, space.scale)
     shape = (1, 3, h, w)
     blocks = space_blocks(space, output_size, precision)
     k_ref = max(space.upsampler_kernels)
-    head = blocks[0]
     skip = next((b for b in blocks if b.kind == "skip"), None)
-    units = [Unit("head", head.module, head.input_shape)]
+    units: list[Unit] = []
     if skip:
         units.append(Unit("skip", skip.module, skip.input_shape))
-    for k in space.upsampler_kernels:
-        if k != k_ref:
-            units.append(Unit(f"base:k{k}", lambda k=k: build_network(
-                space.architecture([], k, name="base")), shape))
-    for b in blocks:
-        if b.kind == "layer" and b.cin == b.cout:
-            pair = [[(b.op, b.width), (b.op, b.width)]]
-            units.append(Unit(f"pair:{b.op}:{b.width}", lambda pair=pair: build_network(
-                space.architecture(pair, k_ref, name="harness")), shape))
+    for c in space.trunk_choices:
+        sfx = _trunk_suffix(space, c)
+        head = next(b for b in blocks if b.kind == "layer" and b.cin == 3 and b.cout == c)
+        units.append(Unit(f"head{sfx}", head.module, head.input_shape))
+        for k in space.upsampler_kernels:
+            if k != k_ref or sfx:
+                units.append(Unit(f"base{sfx}:k{k}", lambda k=k, c=c: build_network(
+                    space.architecture([], k, name="base", trunk=c)), shape))
+        seen = set()
+        for op in space.ops:
+            for width in space.op_widths(op):
+                key = f"pair:{folded_op(op)}:{width}{sfx}"
+                if key in seen:  # an ECB and a 3×3 conv are one deployed block
+                    continue
+                seen.add(key)
+                pair = [[(op, width), (op, width)]]
+                units.append(Unit(key, lambda pair=pair, c=c: build_network(
+                    space.architecture(pair, k_ref, name="harness", trunk=c)), shape))
+    # The reference trunk's head first, then the skip, as before trunk search.
+    units.sort(key=lambda u: (u.key != "head", u.key != "skip"))
     return units, blocks
 
 
@@ -113,17 +132,22 @@ def _entries_from_runs(table: LatencyTable, blocks: list[Block]) -> None:
         return np.array([run["ratio"] for run in meas[key][:runs]]) if key in meas else \
             np.zeros(runs)
 
-    head, skip = r("head"), r("skip")
+    def base(sfx: str, k: int) -> np.ndarray:
+        return np.ones(runs) if (k == k_ref and not sfx) else r(f"base{sfx}:k{k}")
+
+    skip = r("skip")
     for b in blocks:
-        if b.kind == "layer" and b.cin != b.cout:
-            vals = head
-        elif b.kind == "skip":
+        if b.kind == "skip":
             vals = skip
-        elif b.kind == "upsampler":
-            base = np.ones(runs) if b.kernel == k_ref else r(f"base:k{b.kernel}")
-            vals = base - head - skip
+        elif b.kind == "layer" and b.cin != b.cout:  # a head (3 → c)
+            vals = r(f"head{_trunk_suffix(space, b.cout)}")
         else:
-            vals = (r(f"pair:{b.op}:{b.width}") - 1.0) / 2.0
+            sfx = _trunk_suffix(space, b.cin)
+            head = r(f"head{sfx}")
+            if b.kind == "upsampler":
+                vals = base(sfx, b.kernel) - head - skip
+            else:
+                vals = (r(f"pair:{b.op}:{b.width}{sfx}") - base(sfx, k_ref)) / 2.0
         vals = np.maximum(vals, 0.0)  # a cost too small to resolve is no cost, never a gain
         sd = float(vals.std(ddof=1)) if runs > 1 else 0.0
         table.set_entry(b, float(np.median(vals)), sd, [float(v) for v in vals])

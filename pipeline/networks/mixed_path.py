@@ -146,7 +146,10 @@ REP_OPS: dict[str, tuple[str, ...]] = {
 
 
 def folded_op(op: str) -> str:
-    """The op a re-parameterisable op folds to (``rep3x3`` or ``rep1x1``); other ops unchanged."""
+    """The op a re-parameterisable op is deployed as: a mixed-path branch set folds to ``rep3x3``
+    or ``rep1x1``, an ECB to a 3×3 conv; other ops unchanged."""
+    if op == "ecb":
+        return "conv3x3"
     branches = REP_OPS.get(op)
     if branches is None:
         return op
@@ -164,7 +167,7 @@ def _rep_builder(branches: tuple[str, ...]):
 
 
 for _name, _branches in REP_OPS.items():
-    OPS.add(_name, OpSpec(_rep_builder(_branches), uses_width=False))
+    OPS.add(_name, OpSpec(_rep_builder(_branches), uses_width=False, mixed_path=True))
 
 
 def has_foldable(model: nn.Module) -> bool:

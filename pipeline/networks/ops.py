@@ -25,11 +25,14 @@ ACTIVATIONS.add("tanh", lambda ch: nn.Tanh())
 
 
 class OpSpec:
-    """How to build one op; ``uses_width`` says whether it takes an inner width."""
+    """How to build one op; ``uses_width`` says whether it takes an inner width, ``mixed_path``
+    whether it is a branch set of the mixed-path space (searched by sparse group lasso)."""
 
-    def __init__(self, build: Callable[[int, int, int | None, str], nn.Module], uses_width: bool):
+    def __init__(self, build: Callable[[int, int, int | None, str], nn.Module], uses_width: bool,
+                 mixed_path: bool = False):
         self.build = build
         self.uses_width = uses_width
+        self.mixed_path = mixed_path
 
 
 OPS: Registry[OpSpec] = Registry("op")

@@ -7,10 +7,8 @@ from typing import Any
 
 from pipeline.errors import UserError
 from pipeline.search.latency_term import BudgetPenalty
-from pipeline.search.relaxations import RELAXATIONS
+from pipeline.search.methods import SEARCH_METHODS
 from pipeline.training.config import check_budget
-
-MIXED_PATH = "sparse-group-lasso"  # the relaxation that runs the mixed-path search
 
 
 @dataclass
@@ -34,6 +32,8 @@ class SearchConfig:
     # Where the search aims the expected latency (× budget); None: the middle of the window the
     # fit accepts, so the derived network needs no fit.
     aim: float | None = None
+    # Start the depth where the expected latency meets the target (Searcher._start_at_target).
+    start_at_target: bool = True
     # Backpropagate straight through sparsestmax's push (its exact Jacobian dies on a vertex).
     straight_through: bool = True
     # The radius stays at or under radius_hold while |E/target − 1| ≥ hold_tolerance, until
@@ -104,8 +104,7 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_budget(self.iters, self.minutes, min_iters=2, why=" (search and fine-tuning)")
-        if self.relaxation != MIXED_PATH:
-            RELAXATIONS.get(self.relaxation)
+        SEARCH_METHODS.get(self.relaxation)
         if self.penalty not in BudgetPenalty.KINDS:
             raise UserError(f"unknown --penalty {self.penalty!r}; known: "
                             f"{', '.join(BudgetPenalty.KINDS)}")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import build_network
 from pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
 from pipeline.search_space import SearchSpace
 
@@ -25,13 +24,14 @@ class Choice:
     """A discrete point of the space: depth, (op, width) of every edge of every cell, kernel."""
 
     depth: int
-    cells: tuple[tuple[tuple[str, int], ...], ...]  # all max_cells cells
+    cells: tuple[tuple[tuple[str, int | None], ...], ...]  # all max_cells cells
     upsampler_kernel: int
     notes: tuple[str, ...] = field(default=())
+    trunk: int | None = None  # the trunk width (None: the space's channels)
 
     def architecture(self, space: SearchSpace, name: str = "searched") -> Architecture:
         return space.architecture([list(c) for c in self.cells[: self.depth]],
-                                  self.upsampler_kernel, name=name)
+                                  self.upsampler_kernel, name=name, trunk=self.trunk)
 
     def with_edge(self, n: int, e: int, op: str, width: int) -> Choice:
         cells = [list(c) for c in self.cells]
@@ -58,36 +58,17 @@ def derive(params: ArchParams, weights: RelaxedWeights, space: SearchSpace) -> C
         for e in range(space.edges_per_cell):
             o = _argmax(weights.ops[n, e], params.ops[n, e])
             w = _argmax(weights.widths[n, e, o], params.widths[n, e, o])
-            edges.append((space.ops[o], space.widths[w]))
+            widths = space.op_widths(space.ops[o])  # (None,) for a layer without a width
+            edges.append((space.ops[o], widths[min(w, len(widths) - 1)]))
         cells.append(tuple(edges))
     depth = params.depth_cells()
     k = space.upsampler_kernels[_argmax(weights.upsampler, params.upsampler)]
-    return Choice(depth=depth, cells=tuple(cells), upsampler_kernel=k)
-
-
-def _slice_to(src: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """The leading block of ``src`` with ``shape`` (first channels along every dimension)."""
-    return src[tuple(slice(0, s) for s in shape)].clone()
+    trunk = (space.trunk_choices[_argmax(weights.trunk, params.trunk)] if space.trunk_widths
+             else None)
+    return Choice(depth=depth, cells=tuple(cells), upsampler_kernel=k, trunk=trunk)
 
 
 def inherit_state(supernet: Supernet, arch: Architecture) -> dict[str, torch.Tensor]:
-    """A state dict for ``build_network(arch)`` taken from the supernet's shared weights."""
-    space = supernet.space
-    target = build_network(arch).state_dict()
-    state: dict[str, torch.Tensor] = {}
-    for key, value in target.items():
-        parts = key.split(".")
-        if parts[0] == "head":
-            src = supernet.head.state_dict()[".".join(parts[1:])]
-        elif parts[0] == "cells":
-            n, e = int(parts[1]), int(parts[3])  # cells.{n}.ops.{e}.<param>
-            layer = arch.cells[n].ops[e]
-            op = supernet.cells[n][e][space.ops.index(layer.op)]
-            src = op.state_dict()[".".join(parts[4:])]
-        elif parts[0] == "upsampler":
-            conv = supernet.upsamplers[space.upsampler_kernels.index(arch.upsampler.kernel)]
-            src = conv.state_dict()[parts[-1]]
-        else:
-            raise KeyError(f"no supernet weight for {key}")
-        state[key] = _slice_to(src, value.shape)
-    return state
+    """A state dict for ``build_network(arch)`` with the supernet's shared weights
+    (:meth:`Supernet.get_active_subnet`)."""
+    return supernet.get_active_subnet(arch).state_dict()

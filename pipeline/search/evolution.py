@@ -48,7 +48,7 @@ from pipeline.search.angle_shrinking import rank_ops, supernet_op_scores
 from pipeline.search.config import SearchConfig
 from pipeline.search.derive import Choice
 from pipeline.search.searcher import Searcher, _FrozenSupernet
-from pipeline.search.supernet import RelaxedWeights, one_hot_weights
+from pipeline.search.supernet import one_hot_weights
 from pipeline.training.trainer import validate
 
 
@@ -224,6 +224,7 @@ def transfer(prev: Searcher, new: Searcher) -> None:
     with torch.no_grad():
         new.arch.depth.copy_(prev.arch.depth)
         new.arch.upsampler.copy_(prev.arch.upsampler)
+        new.arch.trunk.copy_(prev.arch.trunk)
         for n, cell in enumerate(new.supernet.cells):
             for e, edge in enumerate(cell):
                 for i, j in survivors:
@@ -258,10 +259,10 @@ def round_front(searcher: Searcher, samples: int, seed: int) -> list[dict[str, A
         arch = s.random_architecture(rng)
         cells = tuple(tuple((layer.op, layer.width) for layer in c.ops) for c in arch.cells)
         cells += tuple(cells[-1:] * (s.max_cells - len(cells)))  # unused, any valid op
-        choice = Choice(len(arch.cells), cells, arch.upsampler.kernel)
-        w = one_hot_weights(s, choice.depth, cells, choice.upsampler_kernel)
-        w = RelaxedWeights(*(t.to(searcher.cfg.device) for t in
-                             (w.depth, w.path, w.upsampler, w.ops, w.widths)))
+        trunk = arch.head.out if s.trunk_widths else None
+        choice = Choice(len(arch.cells), cells, arch.upsampler.kernel, trunk=trunk)
+        w = one_hot_weights(s, choice.depth, cells, choice.upsampler_kernel, trunk)
+        w = w.map(lambda t: t.to(searcher.cfg.device))
         val = validate(_FrozenSupernet(searcher.supernet, w), searcher.cfg)
         points.append({"predicted_ms": searcher.predict_choice(choice),
                        "psnr_y": next(iter(val.values()))["psnr_y"],

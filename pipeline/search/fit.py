@@ -42,11 +42,13 @@ def _logit(t: torch.Tensor, i: int) -> float:
 def _neighbours(c: Choice, space: SearchSpace, z: ArchParams) -> list[tuple[Choice, float, str]]:
     """Every one-step change of ``c`` with its preference cost (logit drop) and a description."""
     out = []
-    ops, widths = space.ops, space.widths
+    ops = space.ops
     for n in range(c.depth):
         for e in range(space.edges_per_cell):
             op, w = c.cells[n][e]
-            o, wi = ops.index(op), widths.index(w)
+            o = ops.index(op)
+            widths = space.op_widths(op)
+            wi = widths.index(w) if w in widths else 0
             for wj in (wi - 1, wi + 1):
                 if 0 <= wj < len(widths):
                     cost = _logit(z.widths[n, e, o], wi) - _logit(z.widths[n, e, o], wj)
@@ -54,13 +56,24 @@ def _neighbours(c: Choice, space: SearchSpace, z: ArchParams) -> list[tuple[Choi
                                 f"cell {n} edge {e}: {op} width {w} -> {widths[wj]}"))
             for oj, other in enumerate(ops):
                 if oj != o:
+                    # The other op keeps the width where it takes one (else its first width).
+                    ow = space.op_widths(other)
+                    w2 = w if w in ow else ow[0]
                     cost = _logit(z.ops[n, e], o) - _logit(z.ops[n, e], oj)
-                    out.append((c.with_edge(n, e, other, w), cost,
-                                f"cell {n} edge {e}: {op} -> {other} (width {w})"))
+                    out.append((c.with_edge(n, e, other, w2), cost,
+                                f"cell {n} edge {e}: {op} -> {other} (width {w2})"))
     for d in (c.depth - 1, c.depth + 1):
         if 1 <= d <= space.max_cells:
             cost = z.depth_preference(c.depth) - z.depth_preference(d)
             out.append((replace(c, depth=d), cost, f"depth {c.depth} -> {d} cells"))
+    if space.trunk_widths:
+        choices = space.trunk_choices
+        ti = choices.index(c.trunk or space.channels)
+        for tj in (ti - 1, ti + 1):
+            if 0 <= tj < len(choices):
+                cost = _logit(z.trunk, ti) - _logit(z.trunk, tj)
+                out.append((replace(c, trunk=choices[tj]), cost,
+                            f"trunk {choices[ti]} -> {choices[tj]} channels"))
     ki = space.upsampler_kernels.index(c.upsampler_kernel)
     for kj, k in enumerate(space.upsampler_kernels):
         if kj != ki:
@@ -83,7 +96,7 @@ def _two_step_landings(c: Choice, space: SearchSpace, z: ArchParams, predict,
 
 
 def _key(c: Choice) -> tuple:
-    return (c.depth, c.cells[: c.depth], c.upsampler_kernel)
+    return (c.depth, c.cells[: c.depth], c.upsampler_kernel, c.trunk)
 
 
 def fit_to_budget(choice: Choice, params: ArchParams, predict: Callable[[Choice], float],

@@ -45,45 +45,67 @@ from pipeline.search_space import SearchSpace
 
 @dataclass
 class CostTables:
-    """Per-choice costs of one quantity (ms, params or Mult-Adds) in the supernet's layout."""
+    """Per-choice costs of one quantity (ms, params or Mult-Adds) in the supernet's layout, per
+    trunk width (``T`` = ``len(space.trunk_choices)``; a 1-D ``upsampler`` and 2-D ``op`` are one
+    trunk's)."""
 
-    fixed: float                 # head + global skip
-    upsampler: torch.Tensor      # [kernels]
-    op: torch.Tensor             # [ops, widths]
+    fixed: torch.Tensor | float   # [T]: head + global skip
+    upsampler: torch.Tensor       # [T, kernels]
+    op: torch.Tensor              # [T, ops, widths]
     a: float = 1.0
     b: float = 0.0
 
-    def expected(self, w: RelaxedWeights) -> torch.Tensor:
-        """E[cost] under the relaxed weights (differentiable)."""
-        per_edge = (w.widths * self.op.to(w.widths)).sum(-1)            # [n, e, o]
-        per_cell = (w.ops * per_edge).sum(-1).sum(-1)                    # [n]
-        raw = self.fixed + (w.upsampler * self.upsampler.to(w.upsampler)).sum() + (
-            w.path * per_cell).sum()
-        return self.a * raw + self.b
+    def __post_init__(self) -> None:
+        self.fixed = torch.as_tensor(self.fixed, dtype=torch.float64).reshape(-1)
+        if self.upsampler.dim() == 1:
+            self.upsampler = self.upsampler.unsqueeze(0)
+        if self.op.dim() == 2:
+            self.op = self.op.unsqueeze(0)
 
-    def discrete(self, cells: list[list[tuple[str, int]]], kernel: int,
-                 space: SearchSpace) -> float:
+    def expected(self, w: RelaxedWeights) -> torch.Tensor:
+        """E[cost] under the relaxed weights (differentiable; the trunk is independent of the
+        other choices, so this is the mean over trunks of each trunk's expectation)."""
+        op = self.op.to(w.widths)                                          # [T, o, w]
+        per_edge = (w.widths.unsqueeze(0) * op[:, None, None]).sum(-1)     # [T, n, e, o]
+        per_cell = (w.ops.unsqueeze(0) * per_edge).sum(-1).sum(-1)         # [T, n]
+        raw = (self.fixed.to(w.widths) + (self.upsampler.to(w.upsampler) * w.upsampler).sum(-1)
+               + (w.path.unsqueeze(0) * per_cell).sum(-1))                 # [T]
+        trunk = w.trunk if w.trunk.numel() == raw.numel() else raw.new_ones(1)
+        return self.a * (trunk * raw).sum() + self.b
+
+    def discrete(self, cells: list[list[tuple[str, int | None]]], kernel: int,
+                 space: SearchSpace, trunk: int | None = None) -> float:
         """The cost of a discrete choice (the same sum with one-hot weights)."""
-        raw = self.fixed + float(self.upsampler[space.upsampler_kernels.index(kernel)])
+        t = space.trunk_choices.index(trunk or space.channels) if self.op.shape[0] > 1 else 0
+        raw = float(self.fixed[t]) + float(self.upsampler[t, space.upsampler_kernels.index(kernel)])
         for cell in cells:
             for op, width in cell:
-                raw += float(self.op[space.ops.index(op), space.widths.index(width)])
+                wi = space.width_choices.index(width) if width in space.width_choices else 0
+                raw += float(self.op[t, space.ops.index(op), wi])
         return self.a * raw + self.b
 
 
 def latency_costs(lut: LatencyTable, space: SearchSpace) -> CostTables:
-    """The table's entries (ms) in the supernet's layout, with its linear calibration."""
+    """The table's entries (ms) in the supernet's layout, with its linear calibration. A
+    re-parameterisable op costs what it is deployed as (its folded op)."""
+    from pipeline.networks.mixed_path import folded_op
+
     w, h = lr_size(lut.output_size, space.scale)
-    c, prec = space.channels, lut.precision
-    probe = space.architecture([[(space.ops[0], space.widths[0])]], space.upsampler_kernels[0])
-    blocks = architecture_blocks(probe, lut.output_size, prec)
-    fixed = lut.block_ms(blocks[0]) + sum(lut.block_ms(b) for b in blocks if b.kind == "skip")
-    ups = [lut.block_ms(Block("upsampler", "pixel_shuffle", c, 3, h, w, prec, kernel=k,
-                              scale=space.scale)) for k in space.upsampler_kernels]
-    ops = [[lut.block_ms(Block("layer", op, c, c, h, w, prec, width, space.act))
-            for width in space.widths] for op in space.ops]
+    prec = lut.precision
+    fixed, ups, ops = [], [], []
+    for c in space.trunk_choices:
+        probe = space.architecture([], space.upsampler_kernels[0], trunk=c)
+        blocks = architecture_blocks(probe, lut.output_size, prec)
+        fixed.append(lut.block_ms(blocks[0])
+                     + sum(lut.block_ms(b) for b in blocks if b.kind == "skip"))
+        ups.append([lut.block_ms(Block("upsampler", "pixel_shuffle", c, 3, h, w, prec, kernel=k,
+                                       scale=space.scale)) for k in space.upsampler_kernels])
+        ops.append([[lut.block_ms(Block("layer", folded_op(op), c, c, h, w, prec,
+                                        width if OPS.get(op).uses_width else None, space.act))
+                     for width in space.width_choices] for op in space.ops])
     a, b = lut.linear_calibration()
-    return CostTables(fixed=fixed, upsampler=torch.tensor(ups, dtype=torch.float64),
+    return CostTables(fixed=torch.tensor(fixed, dtype=torch.float64),
+                      upsampler=torch.tensor(ups, dtype=torch.float64),
                       op=torch.tensor(ops, dtype=torch.float64), a=a, b=b)
 
 
@@ -94,12 +116,16 @@ def param_costs(space: SearchSpace) -> CostTables:
     def count(m: nn.Module) -> float:
         return float(sum(p.numel() for p in m.parameters()))
 
-    c = space.channels
-    head = count(nn.Conv2d(3, c, 3))
-    ups = [count(nn.Conv2d(c, 3 * space.scale**2, k)) for k in space.upsampler_kernels]
-    ops = [[count(OPS.get(op).build(c, c, width, space.act)) for width in space.widths]
-           for op in space.ops]
-    return CostTables(fixed=head, upsampler=torch.tensor(ups), op=torch.tensor(ops))
+    fixed, ups, ops = [], [], []
+    for c in space.trunk_choices:
+        fixed.append(count(nn.Conv2d(3, c, 3)))
+        ups.append([count(nn.Conv2d(c, 3 * space.scale**2, k)) for k in space.upsampler_kernels])
+        ops.append([[count(OPS.get(op).build(c, c, width if OPS.get(op).uses_width else None,
+                                             space.act))
+                     for width in space.width_choices] for op in space.ops])
+    return CostTables(fixed=torch.tensor(fixed, dtype=torch.float64),
+                      upsampler=torch.tensor(ups, dtype=torch.float64),
+                      op=torch.tensor(ops, dtype=torch.float64))
 
 
 def mult_add_costs(space: SearchSpace, output_size: tuple[int, int]) -> CostTables:

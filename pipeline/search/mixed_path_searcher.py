@@ -23,8 +23,8 @@ from pipeline.io_utils import atomic_path
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
 from pipeline.networks.mixed_path import LINEAR_BRANCHES
-from pipeline.search.config import MIXED_PATH as RELAXATION
 from pipeline.search.latency_term import BudgetPenalty
+from pipeline.search.methods import MIXED_PATH as RELAXATION
 from pipeline.search.mixed_path_search import (
     MixedArch,
     MixedChoice,

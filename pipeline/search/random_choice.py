@@ -42,7 +42,10 @@ def random_choice(space: SearchSpace, rng: np.random.Generator) -> Choice:
         cells.append(tuple(cell))
     depth = int(rng.integers(1, space.max_cells + 1))
     kernel = space.upsampler_kernels[int(rng.integers(len(space.upsampler_kernels)))]
-    return Choice(depth=depth, cells=tuple(cells), upsampler_kernel=kernel)
+    trunk = None
+    if space.trunk_widths:  # drawn last: spaces without a trunk choice draw what they drew
+        trunk = space.trunk_widths[int(rng.integers(len(space.trunk_widths)))]
+    return Choice(depth=depth, cells=tuple(cells), upsampler_kernel=kernel, trunk=trunk)
 
 
 def fitted_random_architecture(lut: LatencyTable, budget_ms: float, seed: int,

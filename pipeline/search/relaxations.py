@@ -39,13 +39,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from pipeline.registry import Registry
-
-Relaxation = Callable[[torch.Tensor, float], torch.Tensor]
-RELAXATIONS: Registry[Relaxation] = Registry("relaxation")
 
 
 def sparsemax(z: torch.Tensor) -> torch.Tensor:
@@ -141,25 +139,39 @@ def depth_to_path(p: torch.Tensor) -> torch.Tensor:
     return p.flip(-1).cumsum(-1).flip(-1)
 
 
-RELAXATIONS.add("softmax", lambda z, r: torch.softmax(z, dim=-1))
-RELAXATIONS.add("sparsemax", lambda z, r: sparsemax(z))
-RELAXATIONS.add("sparsestmax", sparsestmax)
+@dataclass(frozen=True)
+class Relaxation:
+    """A relaxation: its weights at a radius, and the surrogate its straight-through gradient
+    passes through (None: exact gradients, and the radius is ignored)."""
 
-# What the straight-through estimator backpropagates through, for the relaxations whose exact
-# Jacobian dies as the radius grows (module docstring).
-SURROGATES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"sparsestmax": sparsemax}
+    weights: Callable[[torch.Tensor, float], torch.Tensor]
+    surrogate: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    @property
+    def pushes(self) -> bool:
+        """Whether the weights are pushed towards one-hot as the radius grows."""
+        return self.surrogate is not None
+
+    def __call__(self, z: torch.Tensor, r: float, straight: bool = False) -> torch.Tensor:
+        p = self.weights(z, r)
+        if straight and self.surrogate is not None:
+            p = straight_through(p, self.surrogate(z))
+        return p
+
+
+RELAXATIONS: Registry[Relaxation] = Registry("relaxation")
+RELAXATIONS.add("softmax", Relaxation(lambda z, r: torch.softmax(z, dim=-1)))
+RELAXATIONS.add("sparsemax", Relaxation(lambda z, r: sparsemax(z)))
+# The exact Jacobian dies on a vertex (module docstring): backpropagate through sparsemax.
+RELAXATIONS.add("sparsestmax", Relaxation(sparsestmax, surrogate=sparsemax))
 
 
 def uses_radius(name: str) -> bool:
     """Whether relaxation ``name`` pushes towards one-hot as the radius grows."""
-    RELAXATIONS.get(name)
-    return name in SURROGATES
+    return RELAXATIONS.get(name).pushes
 
 
 def relax(name: str, z: torch.Tensor, r: float, straight: bool = False) -> torch.Tensor:
     """Relaxation ``name`` of ``z`` at radius ``r``; with ``straight``, its gradient is the
     surrogate's where it has one (:func:`straight_through`)."""
-    p = RELAXATIONS.get(name)(z, r)
-    if straight and name in SURROGATES:
-        p = straight_through(p, SURROGATES[name](z))
-    return p
+    return RELAXATIONS.get(name)(z, r, straight)

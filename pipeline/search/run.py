@@ -29,10 +29,10 @@ from pipeline.latency.devices import cpu_mismatch
 from pipeline.latency.lut import LatencyTable
 from pipeline.networks.architecture import Architecture
 from pipeline.provenance import provenance
-from pipeline.search.config import MIXED_PATH, SearchConfig
+from pipeline.search.config import SearchConfig
 from pipeline.search.evolution import evolve, round_config
 from pipeline.search.fit_and_check import fit_and_check
-from pipeline.search.mixed_path_searcher import MixedPathSearcher
+from pipeline.search.methods import SEARCH_METHODS
 from pipeline.search.searcher import SearchDir, Searcher
 from pipeline.training import distributed as D
 from pipeline.training.config import TrainConfig
@@ -62,15 +62,16 @@ def _finetune_config(cfg: SearchConfig, arch_file: Path) -> TrainConfig:
 
 
 def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
-                  progress: bool, argv: list[str] | None) -> dict[str, Any]:
+                  progress: bool, argv: list[str] | None,
+                  resume_command: str = "search") -> dict[str, Any]:
     sd = SearchDir(out)
     evolution = None
     if cfg.evolve_rounds > 1:
         if D.init_distributed(cfg.device).enabled:
             raise UserError("--evolve-rounds runs in one process; start it without torchrun")
-        if cfg.relaxation == MIXED_PATH:
-            raise UserError("--evolve-rounds evolves the single-path space; drop --relaxation "
-                            "sparse-group-lasso or --evolve-rounds")
+        if not SEARCH_METHODS.get(cfg.relaxation).evolvable:
+            raise UserError(f"--evolve-rounds evolves the single-path space; drop --relaxation "
+                            f"{cfg.relaxation} or --evolve-rounds")
         # The first round's searcher checks data, LUT and space before ``out`` is touched.
         Searcher(round_config(cfg, list(lut.space.ops[: cfg.evolve_active]), 0), lut, out,
                  progress=False)
@@ -80,8 +81,8 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         main = True
     else:
         # Data, LUT and space are checked by the constructor, before ``out`` is touched.
-        cls = MixedPathSearcher if cfg.relaxation == MIXED_PATH else Searcher
-        searcher = cls(cfg, lut, out, progress=progress)
+        cls = SEARCH_METHODS.get(cfg.relaxation).searcher()
+        searcher = cls(cfg, lut, out, progress=progress, resume_command=resume_command)
         main = searcher.dist.is_main
         if main:
             _prepare(cfg, lut, out, resume, argv)
@@ -173,8 +174,9 @@ def resume_config(out: str | Path) -> tuple[SearchConfig, LatencyTable]:
 
 def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bool = False,
                overwrite: bool = False, progress: bool = True,
-               argv: list[str] | None = None) -> dict[str, Any]:
-    """Search, fit, inherit and fine-tune into run directory ``out``; return the summary."""
+               argv: list[str] | None = None, resume_command: str = "search") -> dict[str, Any]:
+    """Search, fit, inherit and fine-tune into run directory ``out``; return the summary. An
+    interrupt tells the user to continue with ``tnas-pipeline {resume_command} --resume``."""
     out = Path(out)
     sd, run = SearchDir(out), RunDir(out)
     check_output(out, resume, overwrite)
@@ -183,7 +185,7 @@ def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bo
     if resume and sd.result.is_file():
         result = run.read_json(sd.result)
     else:
-        result = _search_phase(cfg, lut, out, resume, progress, argv)
+        result = _search_phase(cfg, lut, out, resume, progress, argv, resume_command)
     arch = Architecture.from_dict(result["fitted"], source=str(sd.result))
     finetune_resume = resume and run.checkpoint.is_file() and run.config.is_file()
     if resume and run.weights.is_file() and (out / "search.json").is_file():
@@ -192,7 +194,7 @@ def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bo
         state = load_file(str(sd.path / "inherited.safetensors"))
         metrics = train(arch, _finetune_config(cfg, sd.result), out, resume=finetune_resume,
                         overwrite=not finetune_resume, progress=progress, argv=argv,
-                        init_state=state)
+                        init_state=state, resume_command=resume_command)
     if not metrics:  # a non-main process under torchrun
         return {}
     val = metrics["val"]

@@ -22,14 +22,12 @@ either phase.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from pipeline.data.patches import PatchSampler
 from pipeline.errors import UserError
@@ -50,8 +48,9 @@ from pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
 from pipeline.search.trajectory import Trajectory
 from pipeline.search_space import SearchSpace
 from pipeline.training import distributed as D
+from pipeline.training.budgeted_loop import fraction, run_budgeted
 from pipeline.training.schedule import cosine_lr
-from pipeline.training.trainer import TrainingInterrupted, deferred_interrupts, validate
+from pipeline.training.trainer import validate
 
 
 class _FrozenSupernet(torch.nn.Module):
@@ -66,7 +65,7 @@ class _FrozenSupernet(torch.nn.Module):
 
 
 def _detached(w: RelaxedWeights) -> RelaxedWeights:
-    return RelaxedWeights(*(t.detach() for t in (w.depth, w.path, w.upsampler, w.ops, w.widths)))
+    return w.map(lambda t: t.detach())
 
 
 class SearchDir:
@@ -87,8 +86,9 @@ class Searcher:
     """The supernet phase of a search run (see the module docstring)."""
 
     def __init__(self, cfg: SearchConfig, lut: LatencyTable, run: str | Path,
-                 progress: bool = True) -> None:
+                 progress: bool = True, resume_command: str = "search") -> None:
         self.cfg, self.lut, self.progress = cfg, lut, progress
+        self.resume_command = resume_command  # what an interrupt tells the user to run
         self.dir = SearchDir(run)
         self.run_path = Path(run)
         self.space: SearchSpace = lut.space.with_scale(cfg.scale)
@@ -139,6 +139,26 @@ class Searcher:
         self.penalty = BudgetPenalty(self.target_ms, cfg.penalty, cfg.lam, cfg.lam_step,
                                      cfg.rho)
         self.trajectory = Trajectory(self.space)
+        if cfg.start_at_target:
+            self._start_at_target()
+
+    def _start_at_target(self) -> None:
+        """Start the depth where the expected latency under the initial (uniform) cell and
+        kernel weights meets the target. A search started far above its budget spent its first
+        hundred steps making every choice cheaper at once (the penalty's gradient, whatever the
+        quality), and the architecture it settled on was the quickest way down, not the best:
+        in the arena it scored below the fit of untouched logits (archlr0). Started at the
+        target, the penalty begins near zero and the task leads from the first step."""
+        n = self.space.max_cells
+        best: tuple[float, float] | None = None
+        with torch.no_grad():
+            for i in range(20 * (n - 1) + 1):
+                d = 1.0 + i / 20.0
+                self.arch.depth.fill_(d)
+                e = float(self.latency.expected(self.arch.relaxed(self.cfg.relaxation, 0.0)))
+                if best is None or abs(e - self.target_ms) < best[0]:
+                    best = (abs(e - self.target_ms), d)
+            self.arch.depth.fill_(best[1])
 
     def frozen_weights(self) -> Any:
         """The architecture weights of this step, detached (what a weight step trains)."""
@@ -163,10 +183,18 @@ class Searcher:
         return inherit_state(self.supernet, arch)
 
     # -- schedule -------------------------------------------------------------------------------
+    def budget(self) -> tuple[int | None, float | None]:
+        minutes = self.cfg.search_minutes
+        return self.cfg.search_iters, None if minutes is None else minutes * 60.0
+
+    def spent_seconds(self) -> float:
+        return self.seconds
+
+    def add_seconds(self, dt: float) -> None:
+        self.seconds += dt
+
     def fraction(self) -> float:
-        if self.cfg.search_iters is not None:
-            return self.iteration / self.cfg.search_iters
-        return self.seconds / (self.cfg.search_minutes * 60.0)
+        return fraction(self)
 
     def schedule_radius(self, end: float | None = None) -> float:
         """The radius schedule: 0 until the warm-up ends, then linear to 1 at ``end`` (default
@@ -319,46 +347,34 @@ class Searcher:
     def search(self) -> Any:
         """Run the supernet phase to the end of its budget; return the derived choice."""
         cfg, main = self.cfg, self.dist.is_main
-        by_iters = cfg.search_iters is not None
-        total = cfg.search_iters if by_iters else round(cfg.search_minutes * 60)
-        bar = tqdm(total=total, initial=self.iteration if by_iters else round(self.seconds),
-                   unit="it" if by_iters else "s", disable=not (self.progress and main),
-                   desc=f"search {cfg.budget_ms:g} ms", dynamic_ncols=True,
-                   bar_format=None if by_iters else
-                   "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
         record_every = max(1, (cfg.search_iters or 2000) // 200)
-        val_psnr = None
+        shown: dict[str, Any] = {"val_psnr": None, "arch": None}
+
+        def step() -> float:
+            loss = self._weight_step()
+            shown["arch"] = None
+            if self.fraction() >= cfg.warmup_fraction and self.frozen_at is None:
+                shown["arch"] = self._arch_step()
+                self._maybe_freeze()
+            return loss
+
+        def after_step(loss: float, bar) -> None:
+            if self.iteration % record_every == 0 or self.iteration == 1:
+                self._record(loss, shown["arch"])
+            if self.iteration % cfg.val_every == 0:
+                shown["val_psnr"] = self._validate_and_checkpoint(loss) or shown["val_psnr"]
+            if self.iteration % 5 == 0 and main:
+                with torch.no_grad():
+                    pred = float(self.latency.expected(self.relaxed()))
+                post = {"pred_ms": f"{pred:.1f}", "lam": f"{self.penalty.lam:.2f}",
+                        "r": f"{self.radius():.2f}", "loss": f"{loss:.4f}"}
+                if shown["val_psnr"] is not None:
+                    post["val_psnr"] = f"{shown['val_psnr']:.2f}"
+                bar.set_postfix(post)
+
         self.supernet.train()
-        with deferred_interrupts(self):
-            while not D.any_rank(self.dist, self.fraction() >= 1.0):
-                if D.any_rank(self.dist, self.stop_requested):
-                    bar.close()
-                    if self.checkpointed_at != self.iteration:
-                        self.checkpoint()
-                    raise TrainingInterrupted(self.iteration, self.run_path)
-                t0 = time.perf_counter()
-                loss = self._weight_step()
-                arch_info = None
-                if self.fraction() >= cfg.warmup_fraction and self.frozen_at is None:
-                    arch_info = self._arch_step()
-                    self._maybe_freeze()
-                dt = time.perf_counter() - t0
-                self.iteration += 1
-                self.seconds += dt
-                bar.update(1 if by_iters else min(dt, max(0.0, bar.total - bar.n)))
-                if self.iteration % record_every == 0 or self.iteration == 1:
-                    self._record(loss, arch_info)
-                if self.iteration % cfg.val_every == 0:
-                    val_psnr = self._validate_and_checkpoint(loss) or val_psnr
-                if self.iteration % 5 == 0 and main:
-                    with torch.no_grad():
-                        pred = float(self.latency.expected(self.relaxed()))
-                    post = {"pred_ms": f"{pred:.1f}", "lam": f"{self.penalty.lam:.2f}",
-                            "r": f"{self.radius():.2f}", "loss": f"{loss:.4f}"}
-                    if val_psnr is not None:
-                        post["val_psnr"] = f"{val_psnr:.2f}"
-                    bar.set_postfix(post)
-        bar.close()
+        run_budgeted(self, step, after_step, desc=f"search {cfg.budget_ms:g} ms",
+                     progress=self.progress, run=self.run_path, resume=self.resume_command)
         self._record(float("nan"), None)
         if self.checkpointed_at != self.iteration:
             self._validate_and_checkpoint(float("nan"))

@@ -22,9 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from pipeline.networks.builder import anchor, build_network
+from pipeline.networks.architecture import Architecture
+from pipeline.networks.builder import SRNetwork, anchor, build_network
+from pipeline.networks.ecb import ECB
 from pipeline.networks.ops import OPS, ConvExpandBlock, InvertedResidual, ResidualBlock
 from pipeline.search.relaxations import (
     path_to_depth,
@@ -36,21 +39,40 @@ from pipeline.search.relaxations import (
 from pipeline.search_space import SearchSpace
 
 
-def masked_op_forward(op: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The op at full width with its hidden channels scaled by ``mask`` (shape ``width_max``)."""
-    m = mask.view(1, -1, 1, 1)
-    if isinstance(op, (ResidualBlock, ConvExpandBlock)):
-        y = op.conv2(op.act(op.conv1(x)) * m)
-    elif isinstance(op, InvertedResidual):
-        y = op.project(op.act2(op.depthwise(op.act1(op.expand(x)))) * m)
+def masked_op_forward(op: nn.Module, x: torch.Tensor, mask: torch.Tensor | None,
+                      trunk: torch.Tensor | None = None,
+                      mid: torch.Tensor | None = None) -> torch.Tensor:
+    """The op at full width with its hidden channels scaled by ``mask`` (shape ``width_max``),
+    its output channels by the ``trunk`` mask and an ECB's expand branch by ``mid`` (2 × trunk,
+    ECBSR's depth multiplier). One-hot masks compute exactly the sliced op: the input's masked
+    channels are zeros, and every masked channel is zeroed after its bias."""
+    if isinstance(op, (ResidualBlock, ConvExpandBlock, InvertedResidual)):
+        m = mask.view(1, -1, 1, 1)
+        if isinstance(op, InvertedResidual):
+            y = op.project(op.act2(op.depthwise(op.act1(op.expand(x)))) * m)
+        else:
+            y = op.conv2(op.act(op.conv1(x)) * m)
+        y = x + y if op.skip else y
+    elif isinstance(op, ECB):
+        padded = F.pad(x, (1, 1, 1, 1))
+        y = op.conv3x3(x)
+        for name, branch in op.branches.items():
+            if name == "expand" and mid is not None:
+                y = y + branch.conv3x3(branch.conv1x1(padded) * mid.view(1, -1, 1, 1))
+            else:
+                y = y + branch(padded)
+        y = op.act(y)
+    elif isinstance(op, nn.Sequential):  # a plain conv and its activation
+        y = op(x)
     else:
-        raise TypeError(f"op {type(op).__name__} has no inner width to mask")
-    return x + y if op.skip else y
+        raise TypeError(f"op {type(op).__name__} cannot be masked")
+    return y if trunk is None else y * trunk.view(1, -1, 1, 1)
 
 
-def width_masks(widths: tuple[int, ...]) -> torch.Tensor:
-    """``[len(widths), max(widths)]``: row i is 1 on the first ``widths[i]`` channels."""
-    c = torch.arange(max(widths))
+def width_masks(widths: tuple[int, ...], size: int | None = None) -> torch.Tensor:
+    """``[len(widths), size]`` (default ``max(widths)``): row i is 1 on the first ``widths[i]``
+    channels."""
+    c = torch.arange(size or max(widths))
     return torch.stack([(c < w).float() for w in widths])
 
 
@@ -62,26 +84,35 @@ class RelaxedWeights:
     path: torch.Tensor      # [max_cells]: weight of each cell's path, non-increasing
     upsampler: torch.Tensor  # [len(upsampler_kernels)]
     ops: torch.Tensor       # [max_cells, edges, len(ops)]
-    widths: torch.Tensor    # [max_cells, edges, len(ops), len(widths)]
+    widths: torch.Tensor    # [max_cells, edges, len(ops), len(width_choices)]
+    trunk: torch.Tensor     # [len(trunk_choices)]
+
+    def map(self, f) -> RelaxedWeights:
+        """The same weights with ``f`` applied to every tensor (detach, move)."""
+        return RelaxedWeights(**{k: f(v) for k, v in vars(self).items()})
 
 
-def one_hot_weights(space: SearchSpace, depth: int, cells, kernel: int) -> RelaxedWeights:
+def one_hot_weights(space: SearchSpace, depth: int, cells, kernel: int,
+                    trunk: int | None = None) -> RelaxedWeights:
     """Relaxed weights that select exactly one architecture: ``depth`` cells, ``cells`` the
-    (op, width) of every edge of (at least) the first ``depth`` cells, upsampler ``kernel``."""
+    (op, width) of every edge of (at least) the first ``depth`` cells, upsampler ``kernel``,
+    trunk width ``trunk`` (default ``channels``)."""
     n, e = space.max_cells, space.edges_per_cell
     d = torch.zeros(n)
     d[depth - 1] = 1
     ops = torch.zeros(n, e, len(space.ops))
-    widths = torch.zeros(n, e, len(space.ops), len(space.widths))
+    widths = torch.zeros(n, e, len(space.ops), len(space.width_choices))
     for i, cell in enumerate(cells):
         for j, (op, w) in enumerate(cell):
             o = space.ops.index(op)
             ops[i, j, o] = 1
-            widths[i, j, o, space.widths.index(w)] = 1
+            widths[i, j, o, space.width_choices.index(w) if w in space.width_choices else 0] = 1
     ups = torch.zeros(len(space.upsampler_kernels))
     ups[space.upsampler_kernels.index(kernel)] = 1
+    t = torch.zeros(len(space.trunk_choices))
+    t[space.trunk_choices.index(trunk or space.channels)] = 1
     path = d.flip(-1).cumsum(-1).flip(-1)
-    return RelaxedWeights(depth=d, path=path, upsampler=ups, ops=ops, widths=widths)
+    return RelaxedWeights(depth=d, path=path, upsampler=ups, ops=ops, widths=widths, trunk=t)
 
 
 def _soft_depth_path(depth: torch.Tensor, n: int, r: float, straight: bool,
@@ -116,13 +147,15 @@ class ArchParams(nn.Module):
 
     def __init__(self, space: SearchSpace, neutral: bool = False) -> None:
         super().__init__()
-        n, e, o, w = space.max_cells, space.edges_per_cell, len(space.ops), len(space.widths)
+        n, e, o = space.max_cells, space.edges_per_cell, len(space.ops)
+        w = len(space.width_choices)
         self.max_cells = n
         self.neutral = neutral  # no preference for any depth (a random draw's fit)
         self.depth = nn.Parameter(torch.tensor((1.0 + n) / 2.0))
         self.upsampler = nn.Parameter(torch.zeros(len(space.upsampler_kernels)))
         self.ops = nn.Parameter(torch.zeros(n, e, o))
         self.widths = nn.Parameter(torch.zeros(n, e, o, w))
+        self.trunk = nn.Parameter(torch.zeros(len(space.trunk_choices)))
 
     def depth_cells(self, r: float = 1.0) -> int:
         """The discrete depth: the cells whose path weight is at least one half at ``r``."""
@@ -148,7 +181,17 @@ class ArchParams(nn.Module):
         return RelaxedWeights(depth=path_to_depth(path), path=path,
                               upsampler=relax(relaxation, self.upsampler, rn, straight),
                               ops=relax(relaxation, self.ops, r, straight),
-                              widths=relax(relaxation, self.widths, r, straight))
+                              widths=relax(relaxation, self.widths, r, straight),
+                              trunk=relax(relaxation, self.trunk, r, straight))
+
+
+def _copy_sliced(dst: nn.Module, src: nn.Module) -> None:
+    """Every parameter and buffer of ``dst`` from the leading block (first channels along every
+    dimension) of the same-named one of ``src``: the weight-shared slicing the supernet trains."""
+    source = dict(src.named_parameters()) | dict(src.named_buffers())
+    with torch.no_grad():
+        for name, t in [*dst.named_parameters(), *dst.named_buffers()]:
+            t.copy_(source[name][tuple(slice(0, n) for n in t.shape)])
 
 
 class Supernet(nn.Module):
@@ -157,12 +200,14 @@ class Supernet(nn.Module):
     def __init__(self, space: SearchSpace) -> None:
         super().__init__()
         self.space = space
-        c, wmax = space.channels, max(space.widths)
-        probe = space.architecture([[(space.ops[0], wmax)]], space.upsampler_kernels[0])
+        c = max(space.trunk_choices)
+        wmax = max(space.widths) if space.widths else None
+        probe = space.architecture([], space.upsampler_kernels[0], trunk=c)
         self.head = build_network(probe).head
         self.cells = nn.ModuleList(
             nn.ModuleList(
-                nn.ModuleList(OPS.get(op).build(c, c, wmax, space.act) for op in space.ops)
+                nn.ModuleList(OPS.get(op).build(c, c, wmax if OPS.get(op).uses_width else None,
+                                                space.act) for op in space.ops)
                 for _ in range(space.edges_per_cell))
             for _ in range(space.max_cells))
         colors = 3
@@ -170,10 +215,37 @@ class Supernet(nn.Module):
             nn.Conv2d(c, colors * space.scale**2, k, padding=k // 2)
             for k in space.upsampler_kernels)
         self.shuffle = nn.PixelShuffle(space.scale)
-        self.register_buffer("masks", width_masks(space.widths), persistent=False)
+        if space.widths:
+            self.register_buffer("masks", width_masks(space.widths), persistent=False)
+        # The trunk's masks, and the ECB expand branch's (2 × trunk), when the trunk is searched.
+        self.trunk_searched = bool(space.trunk_widths)
+        if self.trunk_searched:
+            self.register_buffer("trunk_masks", width_masks(space.trunk_choices),
+                                 persistent=False)
+            self.register_buffer("mid_masks", width_masks(
+                tuple(2 * t for t in space.trunk_choices)), persistent=False)
+
+    def get_active_subnet(self, arch: Architecture) -> SRNetwork:
+        """The discrete network ``arch`` of this space as a standalone module with the
+        supernet's shared weights (once-for-all's ``get_active_subnet``): per module, the first
+        channels of the head, of the chosen op of every edge, and of the chosen upsampler."""
+        space = self.space
+        net = build_network(arch)
+        _copy_sliced(net.head, self.head)
+        for n, cell in enumerate(arch.cells):
+            for e, layer in enumerate(cell.ops):
+                _copy_sliced(net.cells[n].ops[e], self.cells[n][e][space.ops.index(layer.op)])
+        conv = self.upsamplers[space.upsampler_kernels.index(arch.upsampler.kernel)]
+        _copy_sliced(net.upsampler[0], conv)
+        return net
 
     def forward(self, x: torch.Tensor, w: RelaxedWeights) -> torch.Tensor:
+        trunk = mid = None
+        if self.trunk_searched:
+            trunk, mid = w.trunk @ self.trunk_masks, w.trunk @ self.mid_masks
         h = self.head(x)
+        if trunk is not None:
+            h = h * trunk.view(1, -1, 1, 1)
         depth = w.depth
         last = int(torch.nonzero(depth > 0).max()) + 1  # deeper cells have no weight
         features = torch.zeros_like(h)
@@ -183,8 +255,9 @@ class Supernet(nn.Module):
                 out = torch.zeros_like(h)
                 for o, op in enumerate(edge):
                     if alphas[o] > 0:
-                        mask = w.widths[n, e, o] @ self.masks
-                        out = out + alphas[o] * masked_op_forward(op, h, mask)
+                        mask = (w.widths[n, e, o] @ self.masks
+                                if OPS.get(self.space.ops[o]).uses_width else None)
+                        out = out + alphas[o] * masked_op_forward(op, h, mask, trunk, mid)
                 h = out
             if depth[n] > 0:
                 features = features + depth[n] * h

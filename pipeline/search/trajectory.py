@@ -23,7 +23,7 @@ class Trajectory:
             "iteration": iteration, "radius": radius, "lam": lam, "loss": loss, **expected,
             "depth": w.depth.tolist(), "path": w.path.tolist(),
             "upsampler": w.upsampler.tolist(), "ops": w.ops.tolist(),
-            "widths": w.widths.tolist(),
+            "widths": w.widths.tolist(), "trunk": w.trunk.tolist(),
         })
 
     def state(self) -> list[dict[str, Any]]:
@@ -38,7 +38,8 @@ class Trajectory:
             "network": {"depth": list(range(1, s.max_cells + 1)),
                         "upsampler_kernels": list(s.upsampler_kernels)},
             "cell": {"ops": list(s.ops), "edges_per_cell": s.edges_per_cell},
-            "kernel": {"widths": list(s.widths)}}, "points": self.points}
+            "kernel": {"widths": list(s.widths), "trunk": list(s.trunk_choices)}},
+            "points": self.points}
 
     def plot(self, path: str | Path, budget_ms: float, title: str = "") -> None:
         """Four panels: network level (depth), cell level (op weights of every edge), kernel

@@ -8,11 +8,6 @@ same weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +26,12 @@ from pipeline.networks.builder import build_network
 from pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE, count_complexity
 from pipeline.provenance import provenance
 from pipeline.training import distributed as D
+from pipeline.training.budgeted_loop import (  # noqa: F401 (the trainer's public names)
+    TrainingInterrupted,
+    deferred_interrupts,
+    fraction,
+    run_budgeted,
+)
 from pipeline.training.config import TrainConfig
 from pipeline.training.run_dir import RunDir
 from pipeline.training.schedule import cosine_lr
@@ -54,44 +55,17 @@ def validate(model: torch.nn.Module, cfg: TrainConfig) -> dict[str, Any]:
             for name, s in result["sets"].items()}
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Raised after an interrupt once the current step finished and a checkpoint was written."""
-
-    def __init__(self, iteration: int, run: Path) -> None:
-        super().__init__(f"interrupted at iteration {iteration}; checkpoint saved, continue with "
-                         f"`tnas-pipeline train --resume -o {run}`")
-
-
-@contextlib.contextmanager
-def deferred_interrupts(trainer: Trainer) -> Iterator[None]:
-    """Turn the first SIGINT/SIGTERM into a request to stop after the current step, so the
-    checkpoint never holds a half-applied optimiser step; a second SIGINT stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if trainer.stop_requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        trainer.stop_requested = True
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 class Trainer:
     """Trains ``arch`` into ``run`` according to ``cfg``."""
 
     def __init__(self, arch: Architecture, cfg: TrainConfig, run: RunDir,
                  progress: bool = True,
-                 init_state: dict[str, torch.Tensor] | None = None) -> None:
+                 init_state: dict[str, torch.Tensor] | None = None,
+                 resume_command: str = "train") -> None:
         if arch.scale != cfg.scale:
             raise UserError(f"architecture is x{arch.scale} but --scale {cfg.scale} was asked for")
         self.arch, self.cfg, self.run, self.progress = arch, cfg, run, progress
+        self.resume_command = resume_command  # what an interrupt tells the user to run
         self.dist = D.init_distributed(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -111,10 +85,17 @@ class Trainer:
         self.stop_requested = False
 
     # -- state ----------------------------------------------------------------------------------
+    def budget(self) -> tuple[int | None, float | None]:
+        return self.cfg.iters, None if self.cfg.minutes is None else self.cfg.minutes * 60.0
+
+    def spent_seconds(self) -> float:
+        return self.train_seconds
+
+    def add_seconds(self, dt: float) -> None:
+        self.train_seconds += dt
+
     def progress_fraction(self) -> float:
-        if self.cfg.iters is not None:
-            return self.iteration / self.cfg.iters
-        return self.train_seconds / (self.cfg.minutes * 60.0)
+        return fraction(self)
 
     def checkpoint(self) -> None:
         self.checkpointed_at = self.iteration
@@ -167,37 +148,22 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to the end of the budget; return the metrics record."""
         cfg, main = self.cfg, self.dist.is_main
-        by_iters = cfg.iters is not None
-        # An iteration budget counts iterations; a minutes budget counts training seconds.
-        bar = tqdm(total=cfg.iters if by_iters else round(cfg.minutes * 60),
-                   initial=self.iteration if by_iters else round(self.train_seconds),
-                   unit="it" if by_iters else "s", disable=not (self.progress and main),
-                   desc=f"train {self.arch.name} x{cfg.scale}", dynamic_ncols=True,
-                   bar_format=None if by_iters else
-                   "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
-        loss, last_val = float("nan"), None
+        last: dict[str, Any] = {"loss": float("nan"), "val": None}
+
+        def after_step(loss: float, bar) -> None:
+            last["loss"] = loss
+            if self.iteration % cfg.val_every == 0:
+                last["val"] = self._validate_and_checkpoint(loss) or last["val"]
+                if last["val"]:
+                    psnr = next(iter(last["val"].values()))["psnr_y"]
+                    bar.set_postfix(loss=f"{loss:.4f}", val_psnr=f"{psnr:.2f}")
+            elif self.iteration % 20 == 0:
+                bar.set_postfix(loss=f"{loss:.4f}")
+
         self.model.train()
-        with deferred_interrupts(self):
-            while not D.any_rank(self.dist, self.progress_fraction() >= 1.0):
-                if D.any_rank(self.dist, self.stop_requested):
-                    bar.close()
-                    if self.checkpointed_at != self.iteration:
-                        self.checkpoint()
-                    raise TrainingInterrupted(self.iteration, self.run.path)
-                t0 = time.perf_counter()
-                loss = self._step()
-                dt = time.perf_counter() - t0
-                self.iteration += 1
-                self.train_seconds += dt
-                bar.update(1 if by_iters else min(dt, max(0.0, bar.total - bar.n)))
-                if self.iteration % cfg.val_every == 0:
-                    last_val = self._validate_and_checkpoint(loss) or last_val
-                    if last_val:
-                        psnr = next(iter(last_val.values()))["psnr_y"]
-                        bar.set_postfix(loss=f"{loss:.4f}", val_psnr=f"{psnr:.2f}")
-                elif self.iteration % 20 == 0:
-                    bar.set_postfix(loss=f"{loss:.4f}")
-        bar.close()
+        run_budgeted(self, self._step, after_step, desc=f"train {self.arch.name} x{cfg.scale}",
+                     progress=self.progress, run=self.run.path, resume=self.resume_command)
+        loss = last["loss"]
         if self.checkpointed_at != self.iteration:
             self._validate_and_checkpoint(loss)
         metrics = self._metrics() if main else {}
@@ -221,7 +187,8 @@ class Trainer:
 
 def train(arch: Architecture, cfg: TrainConfig, out: str | Path, resume: bool = False,
           overwrite: bool = False, progress: bool = True, argv: list[str] | None = None,
-          init_state: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+          init_state: dict[str, torch.Tensor] | None = None,
+          resume_command: str = "train") -> dict[str, Any]:
     """Train into run directory ``out``: a new one, an existing one with ``resume``, or an
     existing one started afresh with ``overwrite``. ``init_state`` starts from given weights
     instead of a fresh initialisation (a searched network's fine-tuning)."""
@@ -232,7 +199,8 @@ def train(arch: Architecture, cfg: TrainConfig, out: str | Path, resume: bool = 
         raise UserError(f"{run.path} already holds a run; pass --resume to continue it, "
                         "--overwrite to start it afresh, or choose another -o directory")
     # Data and architecture are checked here, before anything in ``out`` is touched.
-    trainer = Trainer(arch, cfg, run, progress=progress, init_state=init_state)
+    trainer = Trainer(arch, cfg, run, progress=progress, init_state=init_state,
+                      resume_command=resume_command)
     try:
         if trainer.dist.is_main and not resume:
             run.clear()

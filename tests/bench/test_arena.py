@@ -58,3 +58,25 @@ def test_margins_are_paired_by_seed_and_need_two_sd():
 def test_parse_args_namespace():
     args = parse_args(["--budgets", "80", "200", "--seeds", "0", "--tag", "t"])
     assert isinstance(args, argparse.Namespace) and args.budgets == [80.0, 200.0]
+
+
+def test_searched_families_of_the_plain_space():
+    from bench.arena import SEARCHED, base_family, family_space
+
+    assert {"nas-plain", "archlr0-plain", "random-plain"} <= set(SEARCHED)
+    assert base_family("archlr0-plain") == "archlr0" and family_space("nas-plain") == "plain"
+    assert base_family("nas") == "nas" and family_space("random") == "default"
+
+
+def test_margins_of_each_search_and_where_it_lands_before_the_fit():
+    from bench.arena_report import landing
+
+    models = [_model("nas-plain", s, 30.0 + s, 28.0) for s in range(3)]
+    models += [_model("plain", s, 29.0 + s, 28.0) for s in range(3)]
+    for m, frac in zip(models[:3], (0.95, 0.80, 0.99), strict=True):
+        m.update(budget_ms=100.0, derived_predicted_ms=100.0 * frac, fit_moves=[],
+                 architecture_frozen_at=300)
+    rows = margins({"models": models, "does_not_fit": []}, ["Set5"], "nas-plain")
+    assert rows[0]["versus"] == "plain" and rows[0]["Set5"]["mean"] == pytest.approx(1.0)
+    land = landing({"budgets": [{"models": models}]})
+    assert land["total"] == 3 and land["in_window"] == 2

@@ -147,3 +147,24 @@ def test_the_mixed_path_space_is_profiled_folded_and_predicts_any_branch_set(tmp
     assert table.predict_ms(unfolded) == pytest.approx(table.predict_ms(folded))
     lo, _ = table.reachable_range()
     assert lo <= table.predict_ms(space.architecture([], 1)) * 1.0001  # no edge kept at all
+
+
+def test_a_plain_space_profiles_every_trunk_width(tmp_path, ort_backend):
+    """Per trunk width its own head, bases and op pairs; an ECB is the 3×3 conv it folds to."""
+    space = SearchSpace(ops=("conv3x3", "ecb", "conv1x1"), widths=(), max_cells=2,
+                        trunk_widths=(8, 16), channels=16)
+    units, blocks = profile_units(space, TINY_SIZE, "fp32")
+    keys = [u.key for u in units]
+    assert keys[:2] == ["head", "skip"]
+    assert {"head:c8", "base:c8:k1", "base:c8:k3", "base:k1", "pair:conv3x3:None",
+            "pair:conv1x1:None:c8"} <= set(keys)
+    assert not any("ecb" in k for k in keys)
+    assert {(b.op, b.cin) for b in blocks if b.kind == "layer" and b.cin == b.cout} == {
+        (op, c) for op in ("conv3x3", "conv1x1") for c in (8, 16)}
+    table = _profile(ort_backend, space, tmp_path / "lut.json")
+    assert len(table.data["entries"]) == len(blocks)
+    wide = space.architecture([[("ecb", None), ("conv3x3", None)]], 3, trunk=16)
+    narrow = space.architecture([[("ecb", None), ("conv3x3", None)]], 3, trunk=8)
+    assert table.raw_ms(narrow) < table.raw_ms(wide)
+    lo, hi = table.reachable_range()
+    assert 0 < lo < hi

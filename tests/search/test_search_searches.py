@@ -133,7 +133,7 @@ def test_the_derived_latency_lands_on_the_budget(image_folder, tmp_path, monkeyp
                         edges_per_cell=2, upsampler_kernels=(1, 3), channels=8)
     costs = flat_costs(space, {"resblock3x3": [2.0, 3.0, 5.0], "resblock1x1": [1.0, 1.5, 2.5]},
                        fixed=2.0)
-    costs.upsampler = torch.tensor([0.5, 1.5], dtype=torch.float64)
+    costs.upsampler = torch.tensor([[0.5, 1.5]], dtype=torch.float64)  # one trunk
     budget = 20.0  # the smallest network costs 4.5, the largest 33.5
     for seed in range(2):
         _, cost = planted_search(space, costs, budget, seed, image_folder, tmp_path, monkeypatch,

@@ -1,0 +1,25 @@
+"""One typed registry of search methods: every relaxation and the mixed-path search."""
+
+import pytest
+
+from pipeline.errors import UserError
+from pipeline.search.config import SearchConfig
+from pipeline.search.methods import MIXED_PATH, SEARCH_METHODS
+from pipeline.search.mixed_path_searcher import MixedPathSearcher
+from pipeline.search.relaxations import RELAXATIONS
+from pipeline.search.searcher import Searcher
+
+
+def test_every_relaxation_and_the_mixed_path_search_is_a_method():
+    assert set(SEARCH_METHODS.names()) == {*RELAXATIONS.names(), MIXED_PATH}
+    for name in RELAXATIONS.names():
+        m = SEARCH_METHODS.get(name)
+        assert m.searcher() is Searcher and m.space == "default" and m.evolvable
+    mixed = SEARCH_METHODS.get(MIXED_PATH)
+    assert mixed.searcher() is MixedPathSearcher and mixed.space == "mixed"
+    assert not mixed.evolvable
+
+
+def test_an_unknown_method_is_one_line():
+    with pytest.raises(UserError, match="unknown search method 'gumbel'; known: "):
+        SearchConfig(budget_ms=10, lut="x", relaxation="gumbel", iters=10)
