@@ -58,6 +58,7 @@ from pipeline.errors import UserError
 SEARCHED = ("nas", "archlr0", "random", "nas-plain", "archlr0-plain", "random-plain")
 HAND = ("abpn", "ecbsr", "rlfn", "plain", "fsrcnn", "espcn")
 FAMILY_NAMES = SEARCHED + HAND
+DEFAULT_FAMILIES = tuple(f for f in FAMILY_NAMES if not f.endswith("-plain"))
 VAL_FRACTION = 0.1
 # The final timing: two passes over every model (pooled, their disagreement in the uncertainty),
 # as the on-device check pools two readings of a network.
@@ -72,8 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--iters", type=int, default=1000,
                     help="training steps of every model; the search counts its supernet and "
                          "its fine-tuning steps (default: 1000)")
-    ap.add_argument("--families", nargs="+", default=list(FAMILY_NAMES), metavar="FAMILY",
-                    help=f"any of: {' '.join(FAMILY_NAMES)} (default: all)")
+    ap.add_argument("--families", nargs="+", default=list(DEFAULT_FAMILIES), metavar="FAMILY",
+                    help=f"any of: {' '.join(FAMILY_NAMES)} (default: all but the -plain "
+                         "ones, whose table this CPU may first have to profile)")
     ap.add_argument("--eval-data", nargs="*", default=[], type=Path,
                     help="more folders of HR images to report on, besides Set5 and Set14")
     ap.add_argument("--device", default="cpu", help="training device (cpu, cuda); latency is "

@@ -42,6 +42,11 @@ def _method_names() -> list[str]:
                    "as sorted path weights; softmax is the DARTS baseline; sparse-group-lasso is "
                    "mixed-path search, Sparse Supernet, on the mixed space's table: an edge keeps "
                    "any of 3x3, 1x1 and identity, folded into one conv at export).")
+@click.option("--space", "space_opt", type=click.Choice(["default", "plain"]),
+              help="Search space of a single-path search [default: default]: default (residual "
+                   "and inverted-residual blocks with inner widths) or plain (3x3 conv, ECB and "
+                   "1x1 conv chains at a searched trunk width; needs this device's plain table: "
+                   "profile --space plain, or the CPU bring-up).")
 @click.option("--penalty", default="augmented", show_default=True,
               type=click.Choice(["augmented", "hinge", "lagrangian"]),
               help="How the expected latency is held to the middle of the fit's window: "
@@ -92,17 +97,19 @@ def _method_names() -> list[str]:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @json_option
 def search(budget, target, scale, data, val_data, iters, minutes, search_fraction, relaxation,
-           penalty, param_weight, mult_add_weight, headroom, check_on_device, bring_up, ops_list,
-           evolve_rounds, evolve_active, evolve_drop, evolve_criterion, batch_size,
+           space_opt, penalty, param_weight, mult_add_weight, headroom, check_on_device, bring_up,
+           ops_list, evolve_rounds, evolve_active, evolve_drop, evolve_criterion, batch_size,
            patch_size, finetune_batch_size, finetune_patch_size, seed,
            threads, torch_device, output, resume, overwrite, no_progress, as_json) -> None:
     """Search for the best SR network whose latency on the target device fits the budget.
 
     One phase, as Trilevel NAS: a supernet over network level (depth, upsampler), cell level
-    (op per edge) and kernel level (inner widths) is trained with first-order bilevel updates on
-    two halves of the training images, with the device's LUT-expected latency held to the
-    budget; the derived network is fitted to [0.9, 1.0] x budget on the table's latency model
-    (with a margin of its uncertainty), timed here when the table is this CPU's, inherits the
+    (op per edge) and kernel level (inner widths; the trunk width in the plain space) is trained
+    with first-order bilevel updates on two halves of the training images, with the device's
+    LUT-expected latency held to the middle of the fit's window; the architecture freezes at the
+    first derived network inside it, which is fitted (trimmed, if need be) into the window the
+    table's model uncertainty leaves inside [0.9, 1.0] x budget (--headroom sets its top), timed
+    here when the table is this CPU's, inherits the
     supernet's weights and is fine-tuned. --device cpu means this CPU: a CPU without a table
     yet is measured first (--bring-up) and its table cached. The run directory works with
     train, evaluate, upscale and export. Under torchrun, search and fine-tuning run
@@ -117,6 +124,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
       tnas-pipeline search --resume -o runs/s150
       tnas-pipeline search --latency-budget 250ms --relaxation sparse-group-lasso --minutes 4
       tnas-pipeline search --latency-budget 250ms --evolve-rounds 3 --minutes 4
+      tnas-pipeline search --latency-budget 200ms --space plain --iters 1000
       torchrun --nproc_per_node 2 -m pipeline.cli.main search --latency-budget 150ms --iters 4000
     """
     from pipeline.data.defaults import default_train_folders, default_val_folders
@@ -138,7 +146,11 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     else:
         from pipeline.search.methods import SEARCH_METHODS
 
-        space_name = "pool" if evolve_rounds > 1 else SEARCH_METHODS.get(relaxation).space
+        method = SEARCH_METHODS.get(relaxation)
+        if space_opt and (evolve_rounds > 1 or method.space != "default"):
+            raise UserError(f"--space {space_opt} is a single-path space; drop --space, or "
+                            f"{'--evolve-rounds' if evolve_rounds > 1 else '--relaxation'}")
+        space_name = "pool" if evolve_rounds > 1 else (space_opt or method.space)
         lut = table_for_budget(target, int(scale) if scale else None, space_name, budget_ms,
                                bring_up, log=lambda m: click.echo(m, err=True),
                                progress=not no_progress)

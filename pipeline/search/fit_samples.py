@@ -43,6 +43,9 @@ def fit_outputs(table: LatencyTable, count: int, seed: int = 0) -> list[Architec
             with torch.no_grad():
                 for p in params.parameters():
                     p.copy_(torch.randn(p.shape, generator=gen))
+                # The depth is a number of cells, not a logit: uniform over the range.
+                params.depth.fill_(1.0 + (space.max_cells - 1) * float(
+                    torch.rand(1, generator=gen)))
             choice = derive(params, params.relaxed("softmax", 0.0), space)
             fit = fit_to_budget(choice, params, lambda c: table.predict_ms(c.architecture(space)),
                                 space, budget, *window)

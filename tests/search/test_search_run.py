@@ -117,7 +117,7 @@ def test_interrupted_search_resumes(tmp_path, image_folder, monkeypatch):
 
     monkeypatch.setattr(S.Searcher, "_weight_step", interrupt_at_three)
     res = invoke(search_args(image_folder, out, "--iters", "12"))
-    assert res.exit_code == 130 and "--resume" in res.stderr
+    assert res.exit_code == 130 and f"tnas-pipeline search --resume -o {out}" in res.stderr
     ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)
     assert ck["iteration"] == 3
     monkeypatch.setattr(S.Searcher, "_weight_step", original)
@@ -167,6 +167,10 @@ def test_bad_devices_and_existing_runs(tmp_path, image_folder, searched):
                       "no cpu latency table is shipped for x3",
                       "tnas-pipeline profile --device cpu --scale 3")
     assert not (tmp_path / "z").exists()
+    assert_user_error(invoke(search_args(image_folder, tmp_path / "p", "--space", "plain",
+                                         "--relaxation", "sparse-group-lasso")),
+                      "--space plain is a single-path space")
+    assert not (tmp_path / "p").exists()
 
 
 def test_jetson_estimate_is_announced(tmp_path, image_folder):
