@@ -14,8 +14,9 @@ Runs, in order, each benchmark with the arguments its README section names, then
    profile (``lut_fidelity.py --stage check2 --wait``): about 1 hour;
 5. ``main_job``: the README's main command on a fresh clone with the shipped tables another
    CPU's (``main_job.py --foreign``), then as it is (``main_job.py``): about 30 minutes;
-6. ``arena``: the searched networks against random search, archlr0 and the hand-designed
-   families at 80 and 200 ms, 3 seeds, 1,000 steps each (``arena.py``): about 1.5 hours;
+6. ``arena``: the searched networks (default and plain spaces) against random search, archlr0
+   and the hand-designed families at 80 and 200 ms, 3 seeds, 1,000 steps each (``arena.py``):
+   about 2 hours;
 7. the searches against the baselines and the older search benchmarks (``search_budgets``,
    ``x4``, ``export_validate``, ``mixed_path``, ``evolution``): about 2.5 hours.
 
@@ -48,7 +49,9 @@ STEPS = {
     "lut_fidelity_again": [["lut_fidelity.py", *t, "--stage", "check2", "--wait"]
                            for t in TABLES] + [["plot_prediction.py"]],
     "main_job": [["main_job.py", "--foreign"], ["main_job.py"]],
-    "arena": [["arena.py", "--budgets", "80", "200", "--seeds", "0", "1", "2", "--iters", "1000"]],
+    "arena": [["arena.py", "--budgets", "80", "200", "--seeds", "0", "1", "2", "--iters", "1000",
+               "--families", "nas-plain", "random-plain", "archlr0-plain", "nas", "archlr0",
+               "random", "abpn", "ecbsr", "rlfn", "plain", "fsrcnn", "espcn"]],
     "search_budgets": [["search_budgets.py", "--budgets", "100", "250", "500", "1000",
                         "--ablation-budget", "250", "--minutes", "4"]],
     "x4": [["search_budgets.py", "--lut", "cpu-x4", "--budgets", "60", "120", "240",

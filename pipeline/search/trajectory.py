@@ -69,7 +69,12 @@ class Trajectory:
         a.set_title("cell level: op weights of every edge")
         a.legend(fontsize=7)
         a = ax[1][0]
-        for n in range(s.max_cells):
+        if s.trunk_widths:  # the kernel level of the plain space: the trunk width
+            for t, width in enumerate(s.trunk_choices):
+                a.plot(it, [p["trunk"][t] for p in pts], label=f"trunk {width}")
+            a.set_title("kernel level: trunk width weights")
+            a.legend(fontsize=7)
+        for n in range(s.max_cells if s.widths else 0):
             for e in range(s.edges_per_cell):
                 vals = []
                 for p in pts:
@@ -78,7 +83,8 @@ class Trajectory:
                                                                             strict=True))
                                     for o in range(len(s.ops))))
                 a.plot(it, vals, lw=0.8, label=f"c{n}e{e}" if e == 0 and n < 3 else None)
-        a.set_title("kernel level: expected inner width of every edge")
+        if s.widths:
+            a.set_title("kernel level: expected inner width of every edge")
         a = ax[1][1]
         a.plot(it, [p["latency_ms"] for p in pts], label="expected latency (LUT)")
         a.axhline(budget_ms, color="k", ls="--", label="budget")

@@ -109,3 +109,16 @@ def test_the_fit_moves_the_trunk(plain):
     assert start.trunk == 8
     fit = fit_to_budget(start, ArchParams(plain, neutral=True), predict, plain, 12.0)
     assert fit.in_window and fit.choice.trunk == 16, fit.moves
+
+
+def test_the_trajectory_plot_shows_the_trunk(tmp_path, plain):
+    """A space without inner widths plots its trunk weights at the kernel level (it crashed)."""
+    from pipeline.search.trajectory import Trajectory
+
+    t = Trajectory(plain)
+    w = ArchParams(plain).relaxed("sparsestmax", 0.3).map(lambda x: x.detach())
+    for i in range(3):
+        t.add(i, 0.3, 0.2, 0.1, {"latency_ms": 5.0}, w)
+    t.plot(tmp_path / "t.png", 6.0)
+    assert (tmp_path / "t.png").stat().st_size > 0
+    assert t.to_json(6.0)["levels"]["kernel"]["trunk"] == [8, 16]
