@@ -58,8 +58,10 @@ class ExpandBranch(nn.Module):
         self.conv1x1 = nn.Conv2d(cin, mid, 1)
         self.conv3x3 = nn.Conv2d(mid, cout, 3)
 
-    def forward(self, padded: torch.Tensor) -> torch.Tensor:
-        return self.conv3x3(self.conv1x1(padded))
+    def forward(self, padded: torch.Tensor, mid: torch.Tensor | None = None) -> torch.Tensor:
+        """``mid`` scales the ``mid`` channels (a supernet's width mask), else they pass."""
+        y = self.conv1x1(padded)
+        return self.conv3x3(y if mid is None else y * mid.view(1, -1, 1, 1))
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         return fold_pointwise_then(self.conv1x1, self.conv3x3.weight, self.conv3x3.bias)
@@ -108,13 +110,16 @@ class ECB(nn.Module):
         self.act = ACTIVATIONS.get(act)(cout)
         self.fused: nn.Conv2d | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mid: torch.Tensor | None = None) -> torch.Tensor:
+        """``mid``: a mask of the expand branch's hidden channels (the supernet's trunk width;
+        None in a deployed network)."""
         if self.fused is not None:
             return self.act(self.fused(x))
         padded = F.pad(x, (1, 1, 1, 1))
-        y = self.conv3x3(x)
-        for branch in self.branches.values():
-            y = y + branch(padded)
+        y = self.conv3x3(x) + self.branches["expand"](padded, mid)
+        for name, branch in self.branches.items():
+            if name != "expand":
+                y = y + branch(padded)
         if self.identity:
             y = y + x
         return self.act(y)

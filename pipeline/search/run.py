@@ -92,12 +92,12 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         derived = searcher.search()
     space = searcher.space
     name = f"searched-{cfg.budget_ms:g}ms"
+    lo, hi = cfg.fit_window(lut.sigma)
     fit, device_check = fit_and_check(
-        searcher.fit, derived, cfg.budget_ms, search_window(cfg, lut), lut,
+        searcher.fit, derived, cfg.budget_ms, (lo, hi), lut,
         lambda f: f.choice.architecture(space, name=name), cfg.check_on_device,
         skip_reason="one process measures, not several" if searcher.dist.enabled else None,
         log=(lambda m: print(m, file=sys.stderr)) if main else (lambda m: None))
-    lo, hi = search_window(cfg, lut)
     arch = fit.choice.architecture(space, name=name)
     result = {
         "derived": derived.architecture(space, name=name).to_dict(),
@@ -127,11 +127,6 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         write_json_atomic(sd.result, result)  # last: marks the search phase as done
     D.barrier(searcher.dist)
     return result
-
-
-def search_window(cfg: SearchConfig, lut: LatencyTable) -> tuple[float, float]:
-    """Where the fit puts the prediction (× budget); see :meth:`SearchConfig.fit_window`."""
-    return cfg.fit_window(lut.sigma)
 
 
 def _prepare(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,

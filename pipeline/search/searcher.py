@@ -295,7 +295,6 @@ class Searcher:
         pred = self.predict_choice(choice)
         if lo * cfg.budget_ms <= pred <= hi * cfg.budget_ms:
             self.frozen_at = self.iteration + 1
-            self.frozen_prediction_ms = pred
 
     # -- records --------------------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:

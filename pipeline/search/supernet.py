@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline.networks.architecture import Architecture
@@ -54,14 +53,7 @@ def masked_op_forward(op: nn.Module, x: torch.Tensor, mask: torch.Tensor | None,
             y = op.conv2(op.act(op.conv1(x)) * m)
         y = x + y if op.skip else y
     elif isinstance(op, ECB):
-        padded = F.pad(x, (1, 1, 1, 1))
-        y = op.conv3x3(x)
-        for name, branch in op.branches.items():
-            if name == "expand" and mid is not None:
-                y = y + branch.conv3x3(branch.conv1x1(padded) * mid.view(1, -1, 1, 1))
-            else:
-                y = y + branch(padded)
-        y = op.act(y)
+        y = op(x, mid)
     elif isinstance(op, nn.Sequential):  # a plain conv and its activation
         y = op(x)
     else:
@@ -69,10 +61,9 @@ def masked_op_forward(op: nn.Module, x: torch.Tensor, mask: torch.Tensor | None,
     return y if trunk is None else y * trunk.view(1, -1, 1, 1)
 
 
-def width_masks(widths: tuple[int, ...], size: int | None = None) -> torch.Tensor:
-    """``[len(widths), size]`` (default ``max(widths)``): row i is 1 on the first ``widths[i]``
-    channels."""
-    c = torch.arange(size or max(widths))
+def width_masks(widths: tuple[int, ...]) -> torch.Tensor:
+    """``[len(widths), max(widths)]``: row i is 1 on the first ``widths[i]`` channels."""
+    c = torch.arange(max(widths))
     return torch.stack([(c < w).float() for w in widths])
 
 
@@ -157,8 +148,8 @@ class ArchParams(nn.Module):
         self.widths = nn.Parameter(torch.zeros(n, e, o, w))
         self.trunk = nn.Parameter(torch.zeros(len(space.trunk_choices)))
 
-    def depth_cells(self, r: float = 1.0) -> int:
-        """The discrete depth: the cells whose path weight is at least one half at ``r``."""
+    def depth_cells(self) -> int:
+        """The discrete depth: the cells whose path weight is at least one half."""
         d = float(self.depth.detach().clamp(1.0, float(self.max_cells)))
         return max(1, min(self.max_cells, int(d + 0.5)))
 
@@ -215,6 +206,7 @@ class Supernet(nn.Module):
             nn.Conv2d(c, colors * space.scale**2, k, padding=k // 2)
             for k in space.upsampler_kernels)
         self.shuffle = nn.PixelShuffle(space.scale)
+        self.uses_width = [OPS.get(op).uses_width for op in space.ops]  # not looked up per step
         if space.widths:
             self.register_buffer("masks", width_masks(space.widths), persistent=False)
         # The trunk's masks, and the ECB expand branch's (2 × trunk), when the trunk is searched.
@@ -255,8 +247,7 @@ class Supernet(nn.Module):
                 out = torch.zeros_like(h)
                 for o, op in enumerate(edge):
                     if alphas[o] > 0:
-                        mask = (w.widths[n, e, o] @ self.masks
-                                if OPS.get(self.space.ops[o]).uses_width else None)
+                        mask = w.widths[n, e, o] @ self.masks if self.uses_width[o] else None
                         out = out + alphas[o] * masked_op_forward(op, h, mask, trunk, mid)
                 h = out
             if depth[n] > 0:

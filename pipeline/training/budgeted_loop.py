@@ -83,9 +83,9 @@ def run_budgeted(owner: Budgeted, step: Callable[[], float],
     """Call ``step`` (returning the loss) until the owner's budget is spent, then
     ``after_step(loss, bar)`` after each; an interrupt checkpoints and raises
     :class:`TrainingInterrupted` naming ``tnas-pipeline {resume} --resume``."""
-    iters, _ = owner.budget()
+    iters, seconds = owner.budget()
     by_iters = iters is not None
-    total = iters if by_iters else round(owner.budget()[1])
+    total = iters if by_iters else round(seconds)
     bar = tqdm(total=total, initial=owner.iteration if by_iters else round(owner.spent_seconds()),
                unit="it" if by_iters else "s", disable=not (progress and owner.dist.is_main),
                desc=desc, dynamic_ncols=True, bar_format=None if by_iters else
