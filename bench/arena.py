@@ -8,9 +8,9 @@ For every latency budget, on this CPU's latency table (×2, ONNX Runtime, 1 thre
 * ``archlr0``: the same pipeline with the architecture learning rate at 0 (the logits never
   move: derive, fit, inherit and fine-tune with no search);
 * ``random``: an architecture drawn uniformly from the same space, through the same fit and
-  on-device check from neutral logits (:mod:`pipeline.search.random_choice`), trained from
+  on-device check from neutral logits (:mod:`tnas_pipeline.search.random_choice`), trained from
   scratch for ``--iters`` steps;
-* every hand-designed family (:mod:`pipeline.networks.families`: ABPN, ECBSR, RLFN, plain CNN
+* every hand-designed family (:mod:`tnas_pipeline.networks.families`: ABPN, ECBSR, RLFN, plain CNN
   with the anchor skip, FSRCNN, ESPCN): the largest member of its grid that *measures* ≤ the
   budget here (the grid is timed once per CPU), trained from scratch for ``--iters`` steps. A
   family none of whose members fits is reported as "does not fit". A member fits when its
@@ -51,7 +51,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, data_folder, load_state, machine, save_state
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 # The searched families, on the default space's table, and ``-plain`` on the plain space's
 # (pipeline/search_space.py: 3×3 conv, ECB and 1×1 conv chains at a searched trunk width).
@@ -110,7 +110,7 @@ def check_args(args: argparse.Namespace) -> None:
 def arena_data(out: Path) -> dict[str, Any]:
     """Training and validation folders (the split carved from the training images) and the
     evaluation sets."""
-    from pipeline.data.split import carve_validation
+    from tnas_pipeline.data.split import carve_validation
 
     names = [n for n in ("T91", "BSD200") if data_folder(n)]
     if "BSD200" not in names:
@@ -127,8 +127,8 @@ class Timer:
     reference time (the drift since profiling cancels), cached per CPU fingerprint."""
 
     def __init__(self, lut, state: dict[str, Any], state_path: Path, section: str) -> None:
-        from pipeline.latency.devices import fingerprint_id
-        from pipeline.search.device_check import cpu_measure
+        from tnas_pipeline.latency.devices import fingerprint_id
+        from tnas_pipeline.search.device_check import cpu_measure
 
         self.fp = fingerprint_id()
         self.measure = cpu_measure(lut)
@@ -164,7 +164,7 @@ def size_family(family: str, budgets: list[float], scale: int, timer: Timer,
     budget, or None (does not fit). "Measures ≤ the budget" is the on-device check's rule for
     the searched networks: the measurement widened by its uncertainty stays under the budget.
     Members are timed from the cheapest up, until three in a row exceed every budget."""
-    from pipeline.networks.families import FAMILIES
+    from tnas_pipeline.networks.families import FAMILIES
 
     grid = FAMILIES.get(family).grid(scale)
     timed, over = [], 0
@@ -188,7 +188,7 @@ def size_family(family: str, budgets: list[float], scale: int, timer: Timer,
 
 # -- training ------------------------------------------------------------------------------------
 def train_config(arch_source: str, data: dict[str, Any], args: argparse.Namespace, seed: int):
-    from pipeline.training.config import TrainConfig
+    from tnas_pipeline.training.config import TrainConfig
 
     # The search's fine-tuning recipe (pipeline/search/run.py), for every model.
     return TrainConfig(arch_source=arch_source, scale=2, train_data=data["train"],
@@ -198,8 +198,8 @@ def train_config(arch_source: str, data: dict[str, Any], args: argparse.Namespac
 
 
 def train_from_scratch(arch, run: Path, data, args, seed: int) -> dict[str, Any]:
-    from pipeline.training.run_dir import RunDir
-    from pipeline.training.trainer import train
+    from tnas_pipeline.training.run_dir import RunDir
+    from tnas_pipeline.training.trainer import train
 
     rd = RunDir(run)
     if rd.weights.is_file() and rd.metrics.is_file():
@@ -222,7 +222,7 @@ def family_space(family: str) -> str:
 def nas_config(family: str, budget: float, seed: int, lut, data, args):
     """The search configuration of a ``nas`` or ``archlr0`` model (``archlr0``: no architecture
     step, so its network is the fit of the initial architecture parameters)."""
-    from pipeline.search.config import SearchConfig
+    from tnas_pipeline.search.config import SearchConfig
 
     frozen = base_family(family) == "archlr0"
     return SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
@@ -236,7 +236,7 @@ def nas_config(family: str, budget: float, seed: int, lut, data, args):
 def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -> dict[str, Any]:
     import shutil
 
-    from pipeline.search.run import run_search
+    from tnas_pipeline.search.run import run_search
 
     cfg = nas_config(family, budget, seed, lut, data, args)
     saved = run / "search" / "config.json"
@@ -261,8 +261,8 @@ def model_record(family: str, budget: float, seed: int, run: Path, arch, iterati
 def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
                 log) -> dict[str, Any]:
     """Train (or search) one model of the arena into its run directory; its record."""
-    from pipeline.networks.architecture import Architecture
-    from pipeline.search.random_choice import fitted_random_architecture
+    from tnas_pipeline.networks.architecture import Architecture
+    from tnas_pipeline.search.random_choice import fitted_random_architecture
 
     run = args.out / "runs" / f"{args.iters}it" / f"{budget:g}ms" / f"{family}-s{seed}"
     if base_family(family) in ("nas", "archlr0"):
@@ -298,8 +298,8 @@ def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
 
 
 def evaluate(record: dict[str, Any], folders: dict[str, str]) -> None:
-    from pipeline.evaluation import evaluate_folders
-    from pipeline.inference import load_upscaler
+    from tnas_pipeline.evaluation import evaluate_folders
+    from tnas_pipeline.inference import load_upscaler
 
     # A run kept relative to the repository, or an absolute one (REPO / absolute is absolute).
     result = evaluate_folders(load_upscaler(REPO / record["run"]),
@@ -311,7 +311,7 @@ def evaluate(record: dict[str, Any], folders: dict[str, str]) -> None:
 
 # -- the whole arena -----------------------------------------------------------------------------
 def run_arena(args: argparse.Namespace) -> dict[str, Any]:
-    from pipeline.latency.bringup import table_for_this_cpu
+    from tnas_pipeline.latency.bringup import table_for_this_cpu
 
     args.out.mkdir(parents=True, exist_ok=True)
     state_path = args.out / "state.json"
@@ -352,7 +352,7 @@ def run_arena(args: argparse.Namespace) -> dict[str, Any]:
         save_state(state_path, state)
 
     # 2. Train every model (searches time their own fits on this CPU as they end).
-    from pipeline.networks.architecture import Architecture
+    from tnas_pipeline.networks.architecture import Architecture
 
     # Seed by seed, so that a stopped arena has whole seeds of every family and budget.
     for seed in args.seeds:

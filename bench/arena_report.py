@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.arena import TIMING_SECTIONS, model_key
 from bench.common import REPO, markdown_table
-from pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 
 REFERENCE_FAMILY = "nas"
 SEARCHES = ("nas", "nas-plain")  # the families whose margins and landing are reported
@@ -60,8 +60,8 @@ def collect(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                                "measured_passes_ms": [r["ms"] for r in readings],
                                "within_budget": bool(t and t.ms <= b)})
         budgets.append({"budget_ms": b, "models": models, "does_not_fit": missing})
-    from pipeline.latency.measure import NETWORK_PROTOCOL
-    from pipeline.search.config import SearchConfig
+    from tnas_pipeline.latency.measure import NETWORK_PROTOCOL
+    from tnas_pipeline.search.config import SearchConfig
 
     return {
         "date": dt.date.today().isoformat(),
@@ -93,7 +93,7 @@ def collect(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
 
 def _pool(readings: list[dict[str, float]]):
     """The passes' readings of one network as one (the on-device check's pooling)."""
-    from pipeline.search.device_check import OnDevice, pooled
+    from tnas_pipeline.search.device_check import OnDevice, pooled
 
     if not readings:
         return None

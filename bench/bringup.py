@@ -6,9 +6,9 @@ AMD EPYC of family 25 model 1 with AVX2), and the cache starts empty. Then, for 
 space, each bring-up the main job can run:
 
 1. ``transfer``: the foreign table adapted to this CPU from about a minute of measurements
-   (:mod:`pipeline.latency.transfer`);
+   (:mod:`tnas_pipeline.latency.transfer`);
 2. ``profile``: every block measured here in three runs, and ten networks for the model's
-   level (:data:`pipeline.latency.bringup.BRINGUP_PROTOCOL`);
+   level (:data:`tnas_pipeline.latency.bringup.BRINGUP_PROTOCOL`);
 
 is timed, then checked like ``profile --check``: 100 fresh random networks (the same for both)
 and 20 networks that each table's own fit picks at random budgets. The full profile's time and
@@ -31,15 +31,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, load_state, markdown_table, save_state
-from pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 
 FOREIGN = REPO / "bench" / "fixtures" / "foreign-cpu"
 METHODS = ("transfer", "profile")
 
 
 def bring_up(method: str, work: Path) -> dict[str, Any]:
-    from pipeline.latency.bringup import bring_up_table
-    from pipeline.latency.shipped import shipped_table
+    from tnas_pipeline.latency.bringup import bring_up_table
+    from tnas_pipeline.latency.shipped import shipped_table
 
     source = shipped_table("cpu", 2, "default")
     path = work / f"{method}.json"
@@ -52,10 +52,10 @@ def bring_up(method: str, work: Path) -> dict[str, Any]:
 
 
 def check_table(path: Path, networks: int, fit: int) -> dict[str, Any]:
-    from pipeline.latency.backends import get_backend
-    from pipeline.latency.lut import LatencyTable
-    from pipeline.latency.profiler import check, random_networks
-    from pipeline.search.fit_samples import fit_outputs
+    from tnas_pipeline.latency.backends import get_backend
+    from tnas_pipeline.latency.lut import LatencyTable
+    from tnas_pipeline.latency.profiler import check, random_networks
+    from tnas_pipeline.search.fit_samples import fit_outputs
 
     table = LatencyTable.load(path)
     backend = get_backend("ort", device="cpu", precision="fp32", threads=table.threads)
@@ -74,8 +74,8 @@ def main() -> None:
     ap.add_argument("--fit", type=int, default=20)
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
-    from pipeline.latency.bringup import CACHE_ENV
-    from pipeline.latency.shipped import SHIPPED_ENV
+    from tnas_pipeline.latency.bringup import CACHE_ENV
+    from tnas_pipeline.latency.shipped import SHIPPED_ENV
 
     work = REPO / "bench" / "out" / "bringup"
     os.environ[SHIPPED_ENV] = str(FOREIGN)

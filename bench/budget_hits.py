@@ -29,17 +29,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, markdown_table
-from pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 
 
 def search_and_export(budget: float, scale: int, seed: int, iters: int, run: Path) -> float:
     """Search into ``run`` (unless it finished) and export it; the wall seconds of the
     search, or 0 when reused."""
-    from export.exporter import ExportRequest, export_run
-    from pipeline.data.defaults import default_train_folders, default_val_folders
-    from pipeline.latency.shipped import resolve_profile
-    from pipeline.search.config import SearchConfig
-    from pipeline.search.run import run_search
+    from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
+    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.search.config import SearchConfig
+    from tnas_pipeline.search.run import run_search
 
     wall = 0.0
     if not (run / "search.json").is_file():
@@ -57,7 +57,7 @@ def search_and_export(budget: float, scale: int, seed: int, iters: int, run: Pat
 
 
 def validate(run: Path) -> dict[str, Any]:
-    from export.validation import validate_run
+    from tnas_pipeline.export.validation import validate_run
 
     report = validate_run(run, argv=sys.argv, progress=False, log=lambda m: None)
     return {k: report[k] for k in ("latency_ms", "predicted_ms", "prediction_error",
@@ -74,8 +74,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "budget_hits")
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
-    from pipeline.latency.devices import cpu_mismatch
-    from pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.devices import cpu_mismatch
+    from tnas_pipeline.latency.shipped import resolve_profile
 
     for scale in (2, 4):
         if why := cpu_mismatch(resolve_profile("cpu", scale).data.get("device", {})):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.data.defaults import bundled
-from pipeline.provenance import cpu_name
+from tnas_pipeline.data.defaults import bundled
+from tnas_pipeline.provenance import cpu_name
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -33,7 +33,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def cpu_line() -> str:
     """The CPU and its fingerprint, as every latency figure of a benchmark records it."""
-    from pipeline.latency.devices import describe_cpu, fingerprint_id
+    from tnas_pipeline.latency.devices import describe_cpu, fingerprint_id
 
     return f"{cpu_name()} ({describe_cpu()}; fingerprint {fingerprint_id()})"
 
@@ -46,6 +46,6 @@ def load_state(path: Path) -> dict:
 
 
 def save_state(path: Path, state: dict) -> None:
-    from pipeline.io_utils import write_json_atomic
+    from tnas_pipeline.io_utils import write_json_atomic
 
     write_json_atomic(path, state)

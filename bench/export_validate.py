@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, markdown_table
-from export.exporter import ExportRequest, export_run
-from export.validation import validate_run
-from pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.export.exporter import ExportRequest, export_run
+from tnas_pipeline.export.validation import validate_run
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 
 
 def main() -> None:

@@ -35,12 +35,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, load_state, markdown_table, save_state
-from pipeline.io_utils import write_json_atomic, write_text_atomic
-from pipeline.latency.backends import get_backend
-from pipeline.latency.interleaved import RatioProtocol
-from pipeline.latency.lut import LatencyTable
-from pipeline.latency.measure import ENTRY_PROTOCOL
-from pipeline.latency.profiler import (
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.latency.backends import get_backend
+from tnas_pipeline.latency.interleaved import RatioProtocol
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.latency.measure import ENTRY_PROTOCOL
+from tnas_pipeline.latency.profiler import (
     check,
     measure_entries,
     measure_model_networks,
@@ -48,8 +48,8 @@ from pipeline.latency.profiler import (
     random_networks,
     start_table,
 )
-from pipeline.search.fit_samples import fit_outputs
-from pipeline.search_space import SPACES
+from tnas_pipeline.search.fit_samples import fit_outputs
+from tnas_pipeline.search_space import SPACES
 
 STAGES = ("profile", "check1", "check2")
 TARGET = {"default": 0.97, "pool": 0.95, "mixed": 0.95, "plain": 0.97}  # ×4: 0.95

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, machine, markdown_table
-from pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 
 
 def readme_main_command() -> str:

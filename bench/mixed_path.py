@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, data_folder, machine, markdown_table
 from bench.search_budgets import measure_ms, searched_and_validated
-from pipeline.io_utils import write_json_atomic, write_text_atomic
-from pipeline.latency.devices import cpu_mismatch
-from pipeline.latency.shipped import resolve_profile
-from pipeline.networks.mixed_path import REP_OPS
-from pipeline.search.config import SearchConfig
-from pipeline.training.run_dir import RunDir
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.latency.devices import cpu_mismatch
+from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.networks.mixed_path import REP_OPS
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.training.run_dir import RunDir
 
 
 def branch_counts(arch: dict) -> str:

@@ -36,32 +36,32 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, data_folder, machine, markdown_table
-from pipeline.evaluation import evaluate_folders
-from pipeline.inference import load_upscaler
-from pipeline.io_utils import write_json_atomic, write_text_atomic
-from pipeline.latency.backends.base import get_backend
-from pipeline.latency.devices import cpu_mismatch
-from pipeline.latency.shipped import resolve_profile
-from pipeline.networks import BASELINES, baseline_architecture, build_network
-from pipeline.networks.complexity import lr_size
-from pipeline.search.config import SearchConfig
-from pipeline.search.run import run_search
-from pipeline.training.config import TrainConfig
-from pipeline.training.run_dir import RunDir
-from pipeline.training.trainer import train
+from tnas_pipeline.evaluation import evaluate_folders
+from tnas_pipeline.inference import load_upscaler
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.latency.backends.base import get_backend
+from tnas_pipeline.latency.devices import cpu_mismatch
+from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.networks import BASELINES, baseline_architecture, build_network
+from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.run import run_search
+from tnas_pipeline.training.config import TrainConfig
+from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.training.trainer import train
 
 
 def measure_ms(models: dict[str, torch.nn.Module], lut, repeats: int,
                rounds: int) -> dict[str, dict[str, float]]:
     """Latency with the table's runtime and threads, as the product measures it: each model a
     ratio to the table's reference network, timed interleaved in ``rounds`` fresh sessions
-    (:func:`pipeline.latency.measure.measure_module`), converted with the reference's time when
+    (:func:`tnas_pipeline.latency.measure.measure_module`), converted with the reference's time when
     the table was measured (this CPU's table: the host's drift since cancels). Per model: that
     median, and the spread of its session ratios in ms. ``repeats`` caps the pairs per
     session."""
     from dataclasses import replace
 
-    from pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_module
+    from tnas_pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_module
 
     backend = get_backend("ort", threads=lut.data["runtime"].get("threads"))
     w, h = lr_size(lut.output_size, lut.data["scale"])
@@ -87,8 +87,8 @@ def searched_and_validated(cfg: SearchConfig, lut, run: Path, reuse: bool,
                            eval_sets: list[Path]) -> dict:
     """Search into ``run`` (unless ``reuse`` and it finished), export it, ``validate`` it and
     score it on ``eval_sets``: the record the side-by-side benches tabulate."""
-    from export.exporter import ExportRequest, export_run
-    from export.validation import validate_run
+    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.export.validation import validate_run
 
     wall = None
     if not (reuse and (run / "search.json").is_file()):

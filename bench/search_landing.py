@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, load_state, markdown_table, save_state
-from pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 
 OUT = REPO / "bench" / "out" / "search_landing"
 RESULTS = REPO / "bench" / "results"
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_config(budget: float, seed: int, args: argparse.Namespace, lut, data):
     """The search configuration of one run (iters × search_fraction = search_iters: the supernet
     phase of a run of that length)."""
-    from pipeline.search.config import SearchConfig
+    from tnas_pipeline.search.config import SearchConfig
 
     extra = {"penalty": args.penalty} if args.penalty else {}
     return SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
@@ -63,7 +63,7 @@ def run_config(budget: float, seed: int, args: argparse.Namespace, lut, data):
 def one_run(budget: float, seed: int, args: argparse.Namespace, lut, data) -> dict[str, Any]:
     import shutil
 
-    from pipeline.search.searcher import Searcher
+    from tnas_pipeline.search.searcher import Searcher
 
     cfg = run_config(budget, seed, args, lut, data)
     run = OUT / args.tag / f"{budget:g}ms-s{seed}"
@@ -110,7 +110,7 @@ def report(state: dict[str, Any], tag: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bench.arena import arena_data
-    from pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.shipped import resolve_profile
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)

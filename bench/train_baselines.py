@@ -21,12 +21,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, data_folder, machine, markdown_table
-from pipeline.evaluation import evaluate_folders
-from pipeline.inference import load_upscaler
-from pipeline.io_utils import write_json_atomic, write_text_atomic
-from pipeline.networks import BASELINES, baseline_architecture
-from pipeline.training.config import TrainConfig
-from pipeline.training.trainer import train
+from tnas_pipeline.evaluation import evaluate_folders
+from tnas_pipeline.inference import load_upscaler
+from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
+from tnas_pipeline.networks import BASELINES, baseline_architecture
+from tnas_pipeline.training.config import TrainConfig
+from tnas_pipeline.training.trainer import train
 
 
 def main() -> None:

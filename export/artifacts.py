@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path, file_sha256, read_json_file, write_json_atomic
-from pipeline.training.run_dir import RunDir
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import atomic_path, file_sha256, read_json_file, write_json_atomic
+from tnas_pipeline.training.run_dir import RunDir
 
 ARCH_KEY, WEIGHTS_KEY = "tnas.arch_sha256", "tnas.weights_sha256"
 
@@ -65,7 +65,7 @@ def check_engine_compatible(manifest: dict[str, Any], here: dict[str, Any], path
     """Refuse an engine built by another TensorRT version or for another GPU model.
 
     ``here`` has this machine's ``tensorrt`` version, ``gpu`` name and ``compute_capability``
-    (as :func:`export.trt.cuda.gpu_info` and ``tensorrt.__version__`` report them).
+    (as :func:`tnas_pipeline.export.trt.cuda.gpu_info` and ``tensorrt.__version__`` report them).
     """
     built = (f"{manifest.get('gpu')} (compute {manifest.get('compute_capability')}), "
              f"TensorRT {manifest.get('tensorrt')}")

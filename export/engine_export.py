@@ -5,12 +5,12 @@ shape):
 
 * ``<stem>-<W>x<H>.engine``: min = opt = max at the deployment resolution, for latency;
 * ``<stem>-dynamic.engine``: a dynamic profile from 8×8 to one tile with its overlap
-  (:mod:`pipeline.tiling`), for validating real images of any size tile by tile.
+  (:mod:`tnas_pipeline.tiling`), for validating real images of any size tile by tile.
 
-Both are strongly typed (precision from the ONNX types; :mod:`export.trt.engine`), share a timing
-cache kept per GPU model and TensorRT version (``~/.cache/tnas-pipeline/trt`` unless
+Both are strongly typed (precision from the ONNX types; :mod:`tnas_pipeline.export.trt.engine`),
+share a timing cache kept per GPU model and TensorRT version (``~/.cache/tnas-pipeline/trt`` unless
 ``--timing-cache``), and are compared with PyTorch before anything is written. Each gets a
-manifest (:func:`export.trt.engine.engine_manifest` plus the run's hashes).
+manifest (:func:`tnas_pipeline.export.trt.engine.engine_manifest` plus the run's hashes).
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from export.artifacts import engine_manifest_path, save_engine
-from export.comparator import Comparator
-from export.image_parity import image_parity
-from export.runners import TorchRunner
-from export.tolerances import parity_checks
-from export.trt.availability import require_tensorrt
-from export.trt.cuda import gpu_info
-from export.trt.engine import build_engine, engine_manifest, timing_cache_name
-from export.trt.runner import TrtRunner
-from pipeline.errors import UserError
-from pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.artifacts import engine_manifest_path, save_engine
+from tnas_pipeline.export.comparator import Comparator
+from tnas_pipeline.export.image_parity import image_parity
+from tnas_pipeline.export.runners import TorchRunner
+from tnas_pipeline.export.tolerances import parity_checks
+from tnas_pipeline.export.trt.availability import require_tensorrt
+from tnas_pipeline.export.trt.cuda import gpu_info
+from tnas_pipeline.export.trt.engine import build_engine, engine_manifest, timing_cache_name
+from tnas_pipeline.export.trt.runner import TrtRunner
+from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 DYNAMIC_MIN_SIDE = 8
 

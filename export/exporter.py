@@ -5,10 +5,10 @@ The steps, each reported as it starts:
 1. with ``--format trt``, TensorRT and a GPU are required first, so nothing is done in vain;
 2. the run's network (re-parameterised) is exported twice to ONNX, dynamic and static at the
    deployment resolution, each through ``onnx.checker`` and onnxsim, and stamped with the run's
-   hashes (:mod:`export.artifacts`);
+   hashes (:mod:`tnas_pipeline.export.artifacts`);
 3. parity: ONNX Runtime against PyTorch on real images (``--parity-data``, the bundled Set5 by
    default) and the static variant on one input at its shape; any NaN or Inf is an error;
-4. with ``--format trt``, :mod:`export.engine_export` builds and checks the engines;
+4. with ``--format trt``, :mod:`tnas_pipeline.export.engine_export` builds and checks the engines;
 5. only then is anything written: the files, then ``export-<precision>.json`` (what each file is,
    its hash and shapes, the parity figures).
 """
@@ -22,18 +22,24 @@ from typing import Any
 
 import numpy as np
 
-from export.artifacts import run_identity
-from export.comparator import Comparator
-from export.image_parity import image_parity
-from export.onnx_export import OnnxFromTorch, opset_of, save_onnx, simplify_onnx, stamp
-from export.runners import OnnxrtRunner, TorchRunner
-from export.tolerances import parity_checks
-from pipeline.data.defaults import default_val_folders
-from pipeline.errors import UserError
-from pipeline.io_utils import file_sha256, write_json_atomic
-from pipeline.networks.complexity import lr_size
-from pipeline.provenance import provenance
-from pipeline.training.run_dir import RunDir
+from tnas_pipeline.data.defaults import default_val_folders
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.artifacts import run_identity
+from tnas_pipeline.export.comparator import Comparator
+from tnas_pipeline.export.image_parity import image_parity
+from tnas_pipeline.export.onnx_export import (
+    OnnxFromTorch,
+    opset_of,
+    save_onnx,
+    simplify_onnx,
+    stamp,
+)
+from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
+from tnas_pipeline.export.tolerances import parity_checks
+from tnas_pipeline.io_utils import file_sha256, write_json_atomic
+from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.provenance import provenance
+from tnas_pipeline.training.run_dir import RunDir
 
 FORMATS = ("onnx", "trt")
 DEFAULT_OUTPUT_SIZE = (1280, 720)
@@ -92,7 +98,7 @@ def export_run(req: ExportRequest, argv: list[str] | None = None, progress: bool
         raise UserError(f"unknown --format {req.fmt!r}; use onnx or trt")
     trt_context = None
     if req.fmt == "trt":
-        from export.engine_export import trt_context_here
+        from tnas_pipeline.export.engine_export import trt_context_here
 
         trt_context = trt_context_here()  # TensorRT, a CUDA binding and a GPU, or a UserError
     run = RunDir(req.run)
@@ -131,7 +137,7 @@ def export_run(req: ExportRequest, argv: list[str] | None = None, progress: bool
 
     engines: list[dict[str, Any]] = []
     if trt_context is not None:
-        from export.engine_export import build_engines
+        from tnas_pipeline.export.engine_export import build_engines
 
         engines = build_engines(trt_context, model, arch.scale, arch.colors, dynamic_bytes,
                                 static_bytes, (lh, lw), stem, f"{w}x{h}", req, identity, folders,

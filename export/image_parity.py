@@ -2,8 +2,8 @@
 raw difference of the outputs.
 
 Every runner sees the same LR images (mod-crop, antialiased bicubic, MISSION.md), cut into the
-same tiles (:func:`pipeline.tiling.tiled_apply`, so a TensorRT profile with a bounded input size
-also takes large images), and each output is scored on Y after clamping and rounding. The
+same tiles (:func:`tnas_pipeline.tiling.tiled_apply`, so a TensorRT profile with a bounded input
+size also takes large images), and each output is scored on Y after clamping and rounding. The
 difference from the reference is taken on the raw network output in [0, 1] before rounding,
 where ``max_abs_diff`` is the strictest measure of an export's fidelity.
 """
@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from export.comparator import output_diff
-from export.runners.base import Runner
-from pipeline.data.degradation import make_pair
-from pipeline.data.images import as_rgb, list_image_files, load_image
-from pipeline.evaluation import set_names
-from pipeline.metrics import score_image
-from pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
+from tnas_pipeline.data.degradation import make_pair
+from tnas_pipeline.data.images import as_rgb, list_image_files, load_image
+from tnas_pipeline.evaluation import set_names
+from tnas_pipeline.export.comparator import output_diff
+from tnas_pipeline.export.runners.base import Runner
+from tnas_pipeline.metrics import score_image
+from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
 
 
 def _forward(runner: Runner, x: np.ndarray, scale: int, tile: int, overlap: int) -> np.ndarray:

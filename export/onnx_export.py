@@ -3,7 +3,7 @@
 Loaders after Polygraphy's naming (STYLE.md): :class:`OnnxFromTorch` turns a module into an
 ``onnx.ModelProto`` and does nothing until called; :func:`simplify_onnx` runs ``onnx.checker``
 and onnxsim; :func:`save_onnx` writes atomically. The export itself is
-:func:`pipeline.runtime.onnx_graph.export_onnx_bytes`, the one path the latency profiler uses
+:func:`tnas_pipeline.runtime.onnx_graph.export_onnx_bytes`, the one path the latency profiler uses
 too, so the FP16 graph that was profiled is the graph that ships: re-parameterised, opset 17,
 ``input``/``output``, FP16 inside with FP32 input and output, a dynamic variant for images of
 any size and a static one at the deployment resolution (the shape TensorRT tunes tactics for).
@@ -16,9 +16,9 @@ from pathlib import Path
 import onnx
 from torch import nn
 
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path
-from pipeline.runtime.onnx_graph import INPUT, OUTPUT, PRECISIONS, export_onnx_bytes
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import atomic_path
+from tnas_pipeline.runtime.onnx_graph import INPUT, OUTPUT, PRECISIONS, export_onnx_bytes
 
 __all__ = ["INPUT", "OUTPUT", "PRECISIONS", "OnnxFromTorch", "opset_of", "read_metadata",
            "save_onnx", "simplify_onnx", "stamp"]

@@ -4,13 +4,13 @@ For one exported artifact (ONNX or a TensorRT engine) of a run directory:
 
 * **Quality**: PSNR/SSIM (Y) on the benchmark sets (bundled Set5 and Set14 unless ``--data``)
   and the difference from the run's PyTorch model on the same tiles
-  (:func:`export.image_parity.image_parity`), within :mod:`export.tolerances`.
-* **Latency** on this machine (ONNX Runtime): the artifact's static file timed as a ratio to the
-  latency table's reference network, interleaved in the same process
-  (:mod:`pipeline.latency.interleaved`), in ``rounds`` fresh sessions. The ratio becomes
-  milliseconds with the reference's time: when the table was measured on this CPU (same
-  fingerprint), its time at profiling, so the host's drift since then cancels, with the reading
-  now and the drift beside it; on any other CPU, or with no table, the reference's time now.
+  (:func:`tnas_pipeline.export.image_parity.image_parity`), within
+:mod:`tnas_pipeline.export.tolerances`. * **Latency** on this machine (ONNX Runtime): the
+  artifact's static file timed as a ratio to the latency table's reference network, interleaved in
+  the same process (:mod:`tnas_pipeline.latency.interleaved`), in ``rounds`` fresh sessions. The
+  ratio becomes milliseconds with the reference's time: when the table was measured on this CPU
+  (same fingerprint), its time at profiling, so the host's drift since then cancels, with the
+  reading now and the drift beside it; on any other CPU, or with no table, the reference's time now.
   A different CPU is never drift. A TensorRT engine is timed with CUDA events.
 * **Verdict**: ``pass`` when the outputs are finite and close to PyTorch's and the latency is
   within the budget (a run without a budget is judged on quality). The budget use (latency /
@@ -30,20 +30,20 @@ from typing import Any
 
 import numpy as np
 
-from export.artifacts import check_identity, read_engine_manifest, run_identity
-from export.image_parity import image_parity
-from export.onnx_export import read_metadata
-from export.runners import OnnxrtRunner, TorchRunner
-from export.runners.base import Runner
-from export.tolerances import parity_checks
-from pipeline.data.defaults import default_eval_folders
-from pipeline.errors import UserError
-from pipeline.io_utils import read_json_file, write_json_atomic, write_text_atomic
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.complexity import lr_size
-from pipeline.provenance import provenance
-from pipeline.training.run_dir import RunDir
+from tnas_pipeline.data.defaults import default_eval_folders
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.artifacts import check_identity, read_engine_manifest, run_identity
+from tnas_pipeline.export.image_parity import image_parity
+from tnas_pipeline.export.onnx_export import read_metadata
+from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
+from tnas_pipeline.export.runners.base import Runner
+from tnas_pipeline.export.tolerances import parity_checks
+from tnas_pipeline.io_utils import read_json_file, write_json_atomic, write_text_atomic
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.provenance import provenance
+from tnas_pipeline.training.run_dir import RunDir
 
 PREDICTION_TOLERANCE = 0.10
 BUDGET_USE_FLOOR = 0.85  # under this share of the budget, the network leaves budget unused
@@ -122,8 +122,8 @@ def open_artifact(path: Path, run: RunDir, trt_here: Callable[[], dict[str, str]
     if suffix in (".engine", ".plan", ".trt"):
         manifest = read_engine_manifest(path)
         check_identity(manifest, run, path)
-        from export.artifacts import check_engine_compatible
-        from export.engine_export import trt_context_here
+        from tnas_pipeline.export.artifacts import check_engine_compatible
+        from tnas_pipeline.export.engine_export import trt_context_here
 
         here = trt_here() if trt_here else trt_context_here().here()
         check_engine_compatible(manifest, here, path)
@@ -154,8 +154,8 @@ def latency_reference(run: RunDir, arch: Architecture, runtime: str, device: str
                       ) -> LatencyReference:
     """The run's own table when it was measured with this runtime, else the shipped one for
     ``device``; the prediction for ``arch``; the run's budget (``None`` outside a search)."""
-    from pipeline.latency.devices import cpu_mismatch
-    from pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.devices import cpu_mismatch
+    from tnas_pipeline.latency.shipped import resolve_profile
 
     notes: list[str] = []
     search = run.path / "search.json"
@@ -195,8 +195,8 @@ def _reference_arch(table: LatencyTable | None, arch: Architecture) -> Architect
     if table is not None and table.reference_arch is not None \
             and table.reference_arch.scale == arch.scale:
         return table.reference_arch
-    from pipeline.latency.profiler import reference_architecture
-    from pipeline.search_space import DEFAULT_SPACE
+    from tnas_pipeline.latency.profiler import reference_architecture
+    from tnas_pipeline.search_space import DEFAULT_SPACE
 
     return reference_architecture(DEFAULT_SPACE.with_scale(arch.scale))
 
@@ -206,8 +206,8 @@ def _measure_onnx(art: Artifact, device: str, shape: tuple[int, ...], threads: i
     """The artifact's ratio to the reference network over ``rounds`` fresh sessions."""
     from dataclasses import replace
 
-    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_ratio
+    from tnas_pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from tnas_pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_ratio
 
     backend = OnnxRuntimeBackend("cpu" if device == "cpu" else "cuda", "fp32", threads)
     ref_shape = (1, reference_arch.colors, shape[2], shape[3])
@@ -228,7 +228,7 @@ def _latency_basis(latency: dict[str, Any], ref: LatencyReference, device: str,
     """Set ``latency["median"]``, the figure the verdict reads, and say on what basis: at the
     table's profiled reference time when the table is this CPU's (the host's drift since then
     cancels; returned as the drift record), else the reference's time now."""
-    from pipeline.latency.devices import cpu_mismatch
+    from tnas_pipeline.latency.devices import cpu_mismatch
 
     table = ref.table
     same_cpu = (table is not None and same_resolution and device == "cpu"
@@ -246,7 +246,7 @@ def _latency_basis(latency: dict[str, Any], ref: LatencyReference, device: str,
 
 def _measure_engine(art: Artifact, rounds: int, shape: tuple[int, ...]) -> dict[str, Any]:
     """Median GPU time over ``rounds`` fresh engine contexts (CUDA events, trtexec-like)."""
-    from export.trt.runner import TrtRunner
+    from tnas_pipeline.export.trt.runner import TrtRunner
 
     medians = []
     for _ in range(rounds):
@@ -260,7 +260,7 @@ def _images_runner(art: Artifact, device: str) -> Runner:
     if art.kind == "onnx":
         providers = ["CPUExecutionProvider"] if device == "cpu" else ["CUDAExecutionProvider"]
         return OnnxrtRunner(art.images, providers=providers, name="artifact")
-    from export.trt.runner import TrtRunner
+    from tnas_pipeline.export.trt.runner import TrtRunner
 
     return TrtRunner(art.images.read_bytes(), name="artifact")
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.data.degradation import make_pair
-from pipeline.data.images import list_image_files, load_image
-from pipeline.inference import Upscaler
-from pipeline.metrics import ImageScore, score_image
+from tnas_pipeline.data.degradation import make_pair
+from tnas_pipeline.data.images import list_image_files, load_image
+from tnas_pipeline.inference import Upscaler
+from tnas_pipeline.metrics import ImageScore, score_image
 
 
 def set_names(folders: list[Path]) -> list[str]:

@@ -15,10 +15,10 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from pipeline.data.degradation import upscale_bicubic
-from pipeline.data.images import as_rgb
-from pipeline.errors import UserError
-from pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
+from tnas_pipeline.data.degradation import upscale_bicubic
+from tnas_pipeline.data.images import as_rgb
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
 
 
 class Upscaler(Protocol):
@@ -77,11 +77,11 @@ class TorchUpscaler(_ArrayUpscaler):
 
 class OnnxUpscaler(_ArrayUpscaler):
     """An ONNX SR model in ONNX Runtime, in the session the profiler and ``validate`` use
-    (:mod:`pipeline.runtime.ort_session`)."""
+    (:mod:`tnas_pipeline.runtime.ort_session`)."""
 
     def __init__(self, path: str | Path, tile: int = DEFAULT_TILE,
                  overlap: int = DEFAULT_OVERLAP, threads: int | None = None) -> None:
-        from pipeline.runtime.ort_session import create_session
+        from tnas_pipeline.runtime.ort_session import create_session
 
         path = Path(path)
         self.session = create_session(path, threads, name=str(path))
@@ -122,7 +122,7 @@ def load_upscaler(source: str | Path | None, bicubic: bool = False, scale: int |
     if path.is_file() and path.suffix.lower() == ".onnx":
         up: Upscaler = OnnxUpscaler(path, tile=tile, overlap=overlap)
     elif path.is_dir():
-        from pipeline.training.run_dir import RunDir
+        from tnas_pipeline.training.run_dir import RunDir
 
         arch, model = RunDir(path).load_model()
         up = TorchUpscaler(model, arch.scale, device, tile, overlap,

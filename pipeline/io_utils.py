@@ -47,7 +47,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 def read_json_file(path: str | Path, missing: str, corrupt: str) -> Any:
     """Parse a JSON file; a missing or unparsable file is a one-line ``UserError`` whose text
     is ``"{path}: {missing}"`` or ``"{path}: {corrupt} (<parser message>)..."``."""
-    from pipeline.errors import UserError
+    from tnas_pipeline.errors import UserError
 
     path = Path(path)
     if not path.is_file():

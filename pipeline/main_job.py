@@ -6,7 +6,7 @@ validated, deployable model with one command:
 
 1. the latency table of this CPU (``--device cpu``, the default): the shipped one when it was
    measured on a CPU with this one's fingerprint, else this CPU's cached table, else one
-   brought up here first (:mod:`pipeline.latency.bringup`, a few minutes, cached); with
+   brought up here first (:mod:`tnas_pipeline.latency.bringup`, a few minutes, cached); with
    ``--profile``, a full profile of this CPU into ``RUN/latency-profile.json``. Without
    ``--latency-budget`` the budget is 250 ms, unless that is outside what this CPU's networks
    can take or at its edge: then the middle of the reachable range (on a log scale), and the
@@ -14,7 +14,7 @@ validated, deployable model with one command:
 2. the hardware-aware search under the budget for ``--minutes`` (search plus fine-tuning) on
    the bundled T91 unless ``--data``; the fitted network is timed here and refitted until its
    measurement, with its confidence interval, lies in [0.9, 1.0] × budget
-   (:mod:`pipeline.search.device_check`);
+   (:mod:`tnas_pipeline.search.device_check`);
 3. ONNX export (FP32), with parity against PyTorch on Set5;
 4. validation on this machine: PSNR on Set5 and Set14, latency against the table and the
    budget. The job passes when validation passes **and** the network uses at least 85 % of the
@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError
-from pipeline.io_utils import write_json_atomic
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import write_json_atomic
 
 PROFILE_NAME = "latency-profile.json"
 RESULT_NAME = "run.json"  # the summary `run` prints, kept for scripts and the benchmark
@@ -82,11 +82,11 @@ def default_budget(lut, log: Callable[[str], None]) -> float:
 
 
 def _table(job: MainJob, progress: bool, log: Callable[[str], None]):
-    from pipeline.latency.backends.base import get_backend
-    from pipeline.latency.lut import LatencyTable
-    from pipeline.latency.profiler import profile
-    from pipeline.latency.shipped import shipped_table
-    from pipeline.search.budget import table_for_budget
+    from tnas_pipeline.latency.backends.base import get_backend
+    from tnas_pipeline.latency.lut import LatencyTable
+    from tnas_pipeline.latency.profiler import profile
+    from tnas_pipeline.latency.shipped import shipped_table
+    from tnas_pipeline.search.budget import table_for_budget
 
     if not job.profile:
         return table_for_budget(job.device, None, "default", job.budget_ms,
@@ -114,13 +114,13 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, argv: list[str] | None = None,
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the four steps into ``job.out``; return a summary of where everything is."""
-    from export.exporter import ExportRequest, export_run
-    from export.validation import validate_run
-    from pipeline.data.defaults import default_train_folders, default_val_folders
-    from pipeline.latency.devices import cpu_mismatch
-    from pipeline.search.budget import check_reachable
-    from pipeline.search.config import SearchConfig
-    from pipeline.search.run import check_output, resume_config, run_search
+    from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
+    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.export.validation import validate_run
+    from tnas_pipeline.latency.devices import cpu_mismatch
+    from tnas_pipeline.search.budget import check_reachable
+    from tnas_pipeline.search.config import SearchConfig
+    from tnas_pipeline.search.run import check_output, resume_config, run_search
 
     t0 = time.monotonic()
     out = Path(job.out)
@@ -181,7 +181,7 @@ def run_main_job(job: MainJob, resume: bool = False, overwrite: bool = False,
 
 def main_job_verdict(report: dict[str, Any]) -> tuple[bool, str]:
     """PASS only when validation passes and the network fills the budget (≥ 85 % used)."""
-    from export.validation import BUDGET_USE_FLOOR
+    from tnas_pipeline.export.validation import BUDGET_USE_FLOOR
 
     if not report["pass"]:
         failed = [c["name"] for c in report["checks"] if not c["ok"] and not c.get("advisory")]

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import UserError
-from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
-from pipeline.networks.ops import OPS
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
+from tnas_pipeline.networks.ops import OPS
 
 
 @dataclass(frozen=True)

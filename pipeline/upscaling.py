@@ -7,11 +7,11 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from pipeline.data.images import IMAGE_SUFFIXES, list_image_files, load_image
-from pipeline.errors import UserError
-from pipeline.inference import Upscaler
-from pipeline.io_utils import atomic_path
-from pipeline.metrics import quantize
+from tnas_pipeline.data.images import IMAGE_SUFFIXES, list_image_files, load_image
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.inference import Upscaler
+from tnas_pipeline.io_utils import atomic_path
+from tnas_pipeline.metrics import quantize
 
 
 def _targets(source: Path, output: Path) -> list[tuple[Path, Path]]:

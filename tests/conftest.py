@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.networks import Architecture, Cell, Layer, Upsampler
+from tnas_pipeline.networks import Architecture, Cell, Layer, Upsampler
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -46,7 +46,7 @@ def needs_shared_data():
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     """Tests never read or write the user's cache of latency tables."""
-    from pipeline.latency.bringup import CACHE_ENV
+    from tnas_pipeline.latency.bringup import CACHE_ENV
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.getbasetemp() / "user-cache"))
 
@@ -63,10 +63,10 @@ def tiny_shipped(tmp_path_factory) -> Path:
     never seen."""
     import json
 
-    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from pipeline.latency.interleaved import RatioProtocol
-    from pipeline.latency.profiler import profile
-    from pipeline.search_space import DEFAULT_SPACE
+    from tnas_pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from tnas_pipeline.latency.interleaved import RatioProtocol
+    from tnas_pipeline.latency.profiler import profile
+    from tnas_pipeline.search_space import DEFAULT_SPACE
 
     folder = tmp_path_factory.mktemp("shipped")
     quick = RatioProtocol(warmup=1, min_pairs=3, max_pairs=4, runs=3)

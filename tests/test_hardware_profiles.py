@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.latency.lut import LatencyTable
-from pipeline.latency.shipped import resolve_profile
-from pipeline.search_space import SPACES
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.search_space import SPACES
 
 PROFILES = sorted((Path(__file__).resolve().parent.parent / "hardware_profiles").glob("*.json"))
 

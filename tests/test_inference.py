@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.errors import UserError
-from pipeline.inference import BicubicUpscaler, OnnxUpscaler, TorchUpscaler, load_upscaler
-from pipeline.networks import build_network
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.inference import BicubicUpscaler, OnnxUpscaler, TorchUpscaler, load_upscaler
+from tnas_pipeline.networks import build_network
 
 
 def export_onnx(model: torch.nn.Module, path, scale: int) -> None:

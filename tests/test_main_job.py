@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli.main import cli
 from tests.cli.test_cli import assert_user_error
+from tnas_pipeline.cli.main import cli
 
 
 def invoke(*args):
@@ -21,9 +21,9 @@ def invoke(*args):
 def unseen_cpu(tiny_shipped, monkeypatch, tmp_path):
     """The shipped tables (tiny, 128×72) were measured on another CPU, and this CPU has no
     cached table: the job must bring it up itself."""
-    from pipeline.latency import bringup
-    from pipeline.latency.interleaved import RatioProtocol
-    from pipeline.latency.shipped import SHIPPED_ENV
+    from tnas_pipeline.latency import bringup
+    from tnas_pipeline.latency.interleaved import RatioProtocol
+    from tnas_pipeline.latency.shipped import SHIPPED_ENV
 
     monkeypatch.setenv(SHIPPED_ENV, str(tiny_shipped))
     monkeypatch.setenv(bringup.CACHE_ENV, str(tmp_path / "cache"))
@@ -85,7 +85,7 @@ def test_the_default_budget_moves_inside_this_devices_range(tmp_path, unseen_cpu
 
 
 def test_the_verdict_fails_a_network_that_leaves_budget_unused():
-    from pipeline.main_job import main_job_verdict
+    from tnas_pipeline.main_job import main_job_verdict
 
     ok = {"pass": True, "checks": [], "budget_use": 0.95}
     assert main_job_verdict(ok) == (True, "validated, 95% of the budget used")

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.search_space import DEFAULT_SPACE, SearchSpace
+from tnas_pipeline.search_space import DEFAULT_SPACE, SearchSpace
 
 
 def test_hash_is_stable_and_sensitive():

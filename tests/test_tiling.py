@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from pipeline.inference import TorchUpscaler
-from pipeline.networks import baseline_architecture, build_network
-from pipeline.tiling import tiled_apply
+from tnas_pipeline.inference import TorchUpscaler
+from tnas_pipeline.networks import baseline_architecture, build_network
+from tnas_pipeline.tiling import tiled_apply
 
 
 def test_tiles_equal_a_whole_image_pass():

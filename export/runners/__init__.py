@@ -3,11 +3,11 @@
 A runner holds only what it was given until it is entered; ``with runner:`` loads the model on
 its device (a session, an engine, a module moved to a GPU) and leaving frees it. Inside,
 ``infer({name: array})`` returns ``{name: array}`` on the host, so a
-:class:`~export.comparator.Comparator` can feed several runners the same inputs.
+:class:`~tnas_pipeline.export.comparator.Comparator` can feed several runners the same inputs.
 """
 
-from export.runners.base import Runner
-from export.runners.onnxrt_runner import OnnxrtRunner
-from export.runners.torch_runner import TorchRunner
+from tnas_pipeline.export.runners.base import Runner
+from tnas_pipeline.export.runners.onnxrt_runner import OnnxrtRunner
+from tnas_pipeline.export.runners.torch_runner import TorchRunner
 
 __all__ = ["OnnxrtRunner", "Runner", "TorchRunner"]

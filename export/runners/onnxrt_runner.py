@@ -1,6 +1,6 @@
 """ONNX Runtime runner: an exported ONNX model in an ``InferenceSession``.
 
-Sessions come from :func:`pipeline.runtime.ort_session.create_session`, the builder the latency
+Sessions come from :func:`tnas_pipeline.runtime.ort_session.create_session`, the builder the latency
 profiler's ONNX Runtime backend uses too (full graph optimisation, fixed threads, spin-waiting
 off), so what is validated is what was profiled.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.runners.base import Runner
+from tnas_pipeline.export.runners.base import Runner
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -37,7 +37,7 @@ class OnnxrtRunner(Runner):
         self.input_types: dict[str, type] = {}
 
     def activate(self) -> None:
-        from pipeline.runtime.ort_session import create_session
+        from tnas_pipeline.runtime.ort_session import create_session
 
         self.session = create_session(self.model, self.threads, self.providers, name=self.name)
         self.input_names = [i.name for i in self.session.get_inputs()]

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from export.runners.base import Runner
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.runners.base import Runner
 
 INPUT, OUTPUT = "input", "output"  # the names the ONNX export gives the graph
 

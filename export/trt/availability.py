@@ -1,16 +1,16 @@
 """Whether TensorRT can be imported here, and one actionable message when it cannot.
 
 Polygraphy's convention (STYLE.md, conventions 6 and 7): optional heavy imports happen inside
-functions, and a missing dependency is a :class:`~pipeline.errors.UserError` whose one line says
-how to install it. TensorRT ships as pip wheels for desktop and server GPUs; on a Jetson it is part
-of JetPack (JetPack 6 ships TensorRT 10.3, REFERENCE.md) and cannot be pip-installed.
+functions, and a missing dependency is a :class:`~tnas_pipeline.errors.UserError` whose one line
+says how to install it. TensorRT ships as pip wheels for desktop and server GPUs; on a Jetson it is
+part of JetPack (JetPack 6 ships TensorRT 10.3, REFERENCE.md) and cannot be pip-installed.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 INSTALL_HINT = (
     "TensorRT is not installed: on a desktop or server GPU run `pip install tensorrt cuda-python` "

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 NO_BINDING_HINT = (
     "no CUDA Python binding is installed: run `pip install cuda-python` (or `pip install pycuda`, "

@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from export.trt.availability import require_tensorrt
-from export.trt.cuda import CudaApi, gpu_info
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.trt.availability import require_tensorrt
+from tnas_pipeline.export.trt.cuda import CudaApi, gpu_info
+from tnas_pipeline.io_utils import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ def build_engine(onnx_bytes: bytes, input_shapes: ProfileShapes,
             the build. ``None`` means no persistent cache.
 
     Returns:
-        The serialized engine, for :class:`export.trt.runner.TrtRunner` or a ``.engine`` file.
+        The serialized engine, for :class:`tnas_pipeline.export.trt.runner.TrtRunner` or a
+        ``.engine`` file.
 
     Raises:
         UserError: TensorRT is missing, the ONNX does not parse, the shapes do not match the

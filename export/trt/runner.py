@@ -1,10 +1,11 @@
 """Run and time a serialized TensorRT engine.
 
-Follows Polygraphy's runner layering: :class:`TrtRunner` is a :class:`~export.runners.Runner`,
-a context manager that holds only the engine bytes until it is entered, and only then imports
-TensorRT, deserializes the engine and allocates device memory; leaving it frees everything. It
-uses TensorRT 10's name-based I/O API (``num_io_tensors``, ``get_tensor_name``,
-``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``), which TensorRT 11 keeps.
+Follows Polygraphy's runner layering: :class:`TrtRunner` is a
+:class:`~tnas_pipeline.export.runners.Runner`, a context manager that holds only the engine bytes
+until it is entered, and only then imports TensorRT, deserializes the engine and allocates device
+memory; leaving it frees everything. It uses TensorRT 10's name-based I/O API (``num_io_tensors``,
+``get_tensor_name``, ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``), which
+TensorRT 11 keeps.
 
 Timing follows the TensorRT developer guide's advice and REFERENCE.md: GPU compute time from CUDA
 events recorded around each ``execute_async_v3`` on the same non-default stream, after warm-up,
@@ -21,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from export.runners.base import Runner
-from export.trt.availability import require_tensorrt
-from export.trt.cuda import CudaApi, load_cuda
-from export.trt.engine import trt_logger
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.runners.base import Runner
+from tnas_pipeline.export.trt.availability import require_tensorrt
+from tnas_pipeline.export.trt.cuda import CudaApi, load_cuda
+from tnas_pipeline.export.trt.engine import trt_logger
 
 
 @dataclass
@@ -38,7 +39,7 @@ class TrtRunner(Runner):
     """Runs a serialized engine on one GPU; use as ``with TrtRunner(plan) as runner: ...``.
 
     Args:
-        engine_bytes: A serialized engine from :func:`export.trt.engine.build_engine`.
+        engine_bytes: A serialized engine from :func:`tnas_pipeline.export.trt.engine.build_engine`.
         input_shapes: Shapes to start with for dynamic inputs. ``None`` means each input's
             static shape, or its profile's ``opt`` shape where it is dynamic.
         device: CUDA device index.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.common import echo_json, json_option
+from tnas_pipeline.cli.common import echo_json, json_option
 
 
 @click.command()
@@ -18,8 +18,8 @@ def baselines(scale: str, as_json: bool) -> None:
       tnas-pipeline baselines
       tnas-pipeline baselines --scale 4 --json
     """
-    from pipeline.networks import BASELINES, baseline_architecture, build_network
-    from pipeline.training.trainer import complexity_record
+    from tnas_pipeline.networks import BASELINES, baseline_architecture, build_network
+    from tnas_pipeline.training.trainer import complexity_record
 
     rows = []
     for name in BASELINES.names():

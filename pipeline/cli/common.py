@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 
 class PipelineGroup(click.Group):

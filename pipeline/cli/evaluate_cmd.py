@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import data_option, device_option, echo_json, json_option, resolve_device
+from tnas_pipeline.cli.common import (
+    data_option,
+    device_option,
+    echo_json,
+    json_option,
+    resolve_device,
+)
 
 
 @click.command()
@@ -31,9 +37,9 @@ def evaluate(model, bicubic, data, scale, per_image, device, as_json) -> None:
       tnas-pipeline evaluate model.onnx --data ~/benchmarks/Urban100 --json
       tnas-pipeline evaluate --bicubic --scale 4 --data Set5 --data Set14 --json
     """
-    from pipeline.data.defaults import default_eval_folders
-    from pipeline.evaluation import evaluate_folders
-    from pipeline.inference import load_upscaler
+    from tnas_pipeline.data.defaults import default_eval_folders
+    from tnas_pipeline.evaluation import evaluate_folders
+    from tnas_pipeline.inference import load_upscaler
 
     upscaler = load_upscaler(model, bicubic=bicubic, scale=int(scale) if scale else None,
                              device=resolve_device(device))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import echo_json, json_option
-from pipeline.cli.profile_cmd import parse_output_size
+from tnas_pipeline.cli.common import echo_json, json_option
+from tnas_pipeline.cli.profile_cmd import parse_output_size
 
 
 @click.command()
@@ -53,7 +53,7 @@ def export(run, fmt, precision, output_size, out_dir, parity_data, workspace_mb,
       tnas-pipeline export --run runs/s150 --precision fp16 --output-size 1920x1080
       tnas-pipeline export --run runs/s150 --format trt --precision fp16   # on the Jetson
     """
-    from export.exporter import ExportRequest, export_run
+    from tnas_pipeline.export.exporter import ExportRequest, export_run
 
     req = ExportRequest(run=run, fmt=fmt, precision=precision,
                         output_size=parse_output_size(output_size) if output_size else None,

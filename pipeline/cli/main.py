@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import click
 
-from pipeline import __version__
-from pipeline.cli.baselines_cmd import baselines
-from pipeline.cli.common import PipelineGroup
-from pipeline.cli.evaluate_cmd import evaluate
-from pipeline.cli.export_cmd import export
-from pipeline.cli.profile_cmd import profile
-from pipeline.cli.run_cmd import run
-from pipeline.cli.search_cmd import search
-from pipeline.cli.train_cmd import train
-from pipeline.cli.upscale_cmd import upscale
-from pipeline.cli.validate_cmd import validate
+from tnas_pipeline import __version__
+from tnas_pipeline.cli.baselines_cmd import baselines
+from tnas_pipeline.cli.common import PipelineGroup
+from tnas_pipeline.cli.evaluate_cmd import evaluate
+from tnas_pipeline.cli.export_cmd import export
+from tnas_pipeline.cli.profile_cmd import profile
+from tnas_pipeline.cli.run_cmd import run
+from tnas_pipeline.cli.search_cmd import search
+from tnas_pipeline.cli.train_cmd import train
+from tnas_pipeline.cli.upscale_cmd import upscale
+from tnas_pipeline.cli.validate_cmd import validate
 
 
 @click.group(cls=PipelineGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import echo_json, json_option
-from pipeline.errors import UserError
+from tnas_pipeline.cli.common import echo_json, json_option
+from tnas_pipeline.errors import UserError
 
 _RUNTIME_KEYS = {"onnxruntime": "ort", "torch": "torch", "tensorrt": "trt"}
 
@@ -134,22 +134,22 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
       tnas-pipeline profile --estimate jetson-orin-nano --precision fp16
       tnas-pipeline profile --info hardware_profiles/jetson-orin-nano-fp16.json
     """
-    from pipeline.latency.backends import get_backend
-    from pipeline.latency.backends.base import RUNTIME_KEYS
-    from pipeline.latency.devices import default_runtime
-    from pipeline.latency.interleaved import RatioProtocol
-    from pipeline.latency.lut import LatencyTable
-    from pipeline.latency.profiler import (
+    from tnas_pipeline.latency.backends import get_backend
+    from tnas_pipeline.latency.backends.base import RUNTIME_KEYS
+    from tnas_pipeline.latency.devices import default_runtime
+    from tnas_pipeline.latency.interleaved import RatioProtocol
+    from tnas_pipeline.latency.lut import LatencyTable
+    from tnas_pipeline.latency.profiler import (
         check,
         measure_model_networks,
         plan_model_networks,
         random_networks,
         require_measured,
     )
-    from pipeline.latency.profiler import profile as run_profile
-    from pipeline.latency.roofline import estimate_table
-    from pipeline.search.fit_samples import fit_outputs
-    from pipeline.search_space import SPACES
+    from tnas_pipeline.latency.profiler import profile as run_profile
+    from tnas_pipeline.latency.roofline import estimate_table
+    from tnas_pipeline.search.fit_samples import fit_outputs
+    from tnas_pipeline.search_space import SPACES
 
     size = parse_output_size(output_size)
     space = SPACES[space_name].with_scale(int(scale))
@@ -172,7 +172,7 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         backend = get_backend(RUNTIME_KEYS.get(rt.get("runtime"), "ort"),
                               device=table.data["device"]["kind"], precision=table.precision,
                               threads=rt.get("threads"))
-        from pipeline.latency.devices import cpu_mismatch
+        from tnas_pipeline.latency.devices import cpu_mismatch
 
         if why := cpu_mismatch(table.data.get("device", {})):
             click.echo(f"warning: {why}; checking it here measures how far off it is",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import bring_up_option, data_option, echo_json, json_option
+from tnas_pipeline.cli.common import bring_up_option, data_option, echo_json, json_option
 
 
 @click.command("run")
@@ -60,8 +60,8 @@ def run(budget, target, bring_up, profile, minutes, iters, data, val_data, no_de
       tnas-pipeline run --profile -o runs/measured        # profile this CPU first
       tnas-pipeline run --resume -o runs/main
     """
-    from pipeline.main_job import MainJob, run_main_job
-    from pipeline.search.budget import parse_latency_budget
+    from tnas_pipeline.main_job import MainJob, run_main_job
+    from tnas_pipeline.search.budget import parse_latency_budget
 
     job = MainJob(out=output, budget_ms=parse_latency_budget(budget) if budget else None,
                   device=target, bring_up=bring_up, profile=profile, minutes=minutes,

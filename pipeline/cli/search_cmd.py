@@ -8,12 +8,18 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import bring_up_option, data_option, echo_json, json_option, resolve_device
-from pipeline.errors import UserError
+from tnas_pipeline.cli.common import (
+    bring_up_option,
+    data_option,
+    echo_json,
+    json_option,
+    resolve_device,
+)
+from tnas_pipeline.errors import UserError
 
 
 def _method_names() -> list[str]:
-    from pipeline.search.methods import SEARCH_METHODS
+    from tnas_pipeline.search.methods import SEARCH_METHODS
 
     return SEARCH_METHODS.names()
 
@@ -125,13 +131,14 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
       tnas-pipeline search --latency-budget 250ms --relaxation sparse-group-lasso --minutes 4
       tnas-pipeline search --latency-budget 250ms --evolve-rounds 3 --minutes 4
       tnas-pipeline search --latency-budget 200ms --space plain --iters 1000
-      torchrun --nproc_per_node 2 -m pipeline.cli.main search --latency-budget 150ms --iters 4000
+      torchrun --nproc_per_node 2 -m tnas_pipeline.cli.main search --latency-budget 150ms --iters
+      4000
     """
-    from pipeline.data.defaults import default_train_folders, default_val_folders
-    from pipeline.latency.devices import cpu_mismatch
-    from pipeline.search.budget import parse_latency_budget, table_for_budget
-    from pipeline.search.config import SearchConfig
-    from pipeline.search.run import check_output, resume_config, run_search
+    from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
+    from tnas_pipeline.latency.devices import cpu_mismatch
+    from tnas_pipeline.search.budget import parse_latency_budget, table_for_budget
+    from tnas_pipeline.search.config import SearchConfig
+    from tnas_pipeline.search.run import check_output, resume_config, run_search
 
     if budget is None and not resume:
         raise UserError("give --latency-budget, e.g. --latency-budget 30ms")
@@ -144,7 +151,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
     else:
-        from pipeline.search.methods import SEARCH_METHODS
+        from tnas_pipeline.search.methods import SEARCH_METHODS
 
         method = SEARCH_METHODS.get(relaxation)
         if space_opt and (evolve_rounds > 1 or method.space != "default"):

@@ -8,13 +8,19 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import data_option, device_option, echo_json, json_option, resolve_device
-from pipeline.errors import UserError
+from tnas_pipeline.cli.common import (
+    data_option,
+    device_option,
+    echo_json,
+    json_option,
+    resolve_device,
+)
+from tnas_pipeline.errors import UserError
 
 
 def resolve_architecture(model: str, scale: int | None):
     """A baseline name, an architecture JSON file, or a run directory → ``Architecture``."""
-    from pipeline.networks import BASELINES, Architecture, baseline_architecture
+    from tnas_pipeline.networks import BASELINES, Architecture, baseline_architecture
 
     path = Path(model)
     if path.is_dir():
@@ -67,13 +73,13 @@ def train(model, scale, data, val_data, iters, minutes, val_every, batch_size, p
       tnas-pipeline train plain_cnn --minutes 4 -o runs/plain
       tnas-pipeline train fsrcnn --scale 4 --iters 20000 --data ~/DIV2K/train_HR
       tnas-pipeline train --resume -o runs/plain
-      torchrun --nproc_per_node 2 -m pipeline.cli.main train espcn --iters 5000 -o runs/ddp
+      torchrun --nproc_per_node 2 -m tnas_pipeline.cli.main train espcn --iters 5000 -o runs/ddp
     """
-    from pipeline.data.defaults import default_train_folders, default_val_folders
-    from pipeline.networks import Architecture
-    from pipeline.training.config import TrainConfig
-    from pipeline.training.run_dir import RunDir
-    from pipeline.training.trainer import train as run_training
+    from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
+    from tnas_pipeline.networks import Architecture
+    from tnas_pipeline.training.config import TrainConfig
+    from tnas_pipeline.training.run_dir import RunDir
+    from tnas_pipeline.training.trainer import train as run_training
 
     if resume:
         if not output:

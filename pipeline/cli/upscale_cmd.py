@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.common import device_option, echo_json, json_option, resolve_device
-from pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from tnas_pipeline.cli.common import device_option, echo_json, json_option, resolve_device
+from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
 @click.command()
@@ -33,8 +33,8 @@ def upscale(source, output, model, bicubic, scale, tile, overlap, device, as_jso
       tnas-pipeline upscale photo.png -o photo_x2.png --model runs/demo
       tnas-pipeline upscale frames/ -o frames_x2/ --model model.onnx
     """
-    from pipeline.inference import load_upscaler
-    from pipeline.upscaling import upscale_paths
+    from tnas_pipeline.inference import load_upscaler
+    from tnas_pipeline.upscaling import upscale_paths
 
     upscaler = load_upscaler(model, bicubic=bicubic, scale=int(scale) if scale else None,
                              device=resolve_device(device), tile=tile, overlap=overlap)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import data_option, echo_json, json_option
+from tnas_pipeline.cli.common import data_option, echo_json, json_option
 
 
 @click.command()
@@ -49,7 +49,7 @@ def validate(run, artifact, data, device, torch_device, threads, rounds,
       tnas-pipeline validate --run runs/s150 --device cuda    # the engine, on the GPU
       tnas-pipeline validate --run runs/s150 --data ~/benchmarks/Urban100
     """
-    from export.validation import validate_run
+    from tnas_pipeline.export.validation import validate_run
 
     report = validate_run(run, artifact, [Path(d) for d in data], device, torch_device,
                           threads, rounds, argv=sys.argv,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 SUPPORTED_SCALES = (2, 3, 4)
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.data.degradation import make_pair
-from pipeline.data.images import as_rgb, list_image_files, load_image
-from pipeline.errors import UserError
+from tnas_pipeline.data.degradation import make_pair
+from tnas_pipeline.data.images import as_rgb, list_image_files, load_image
+from tnas_pipeline.errors import UserError
 
 
 class PatchSampler:

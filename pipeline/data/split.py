@@ -13,8 +13,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from pipeline.data.images import list_image_files
-from pipeline.errors import UserError
+from tnas_pipeline.data.images import list_image_files
+from tnas_pipeline.errors import UserError
 
 
 def _draw(name: str, seed: int) -> float:

@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.errors import UserError
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import anchor
-from pipeline.networks.complexity import lr_size
-from pipeline.networks.mixed_path import folded_op
-from pipeline.networks.ops import OPS
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import anchor
+from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.networks.mixed_path import folded_op
+from tnas_pipeline.networks.ops import OPS
+from tnas_pipeline.search_space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ class Block:
 
 
 class _SkipBlock(nn.Module):
-    """The global skip as :class:`~pipeline.networks.builder.SRNetwork` runs it: a resize of the
-    LR input added to the output, or for ``nearest`` the anchor added before the pixel shuffle
+    """The global skip as :class:`~tnas_pipeline.networks.builder.SRNetwork` runs it: a resize of
+    the LR input added to the output, or for ``nearest`` the anchor added before the pixel shuffle
     (a stand-in buffer plays the network's output, so that the add is measured too)."""
 
     def __init__(self, mode: str, scale: int, out_chw: tuple[int, int, int]) -> None:

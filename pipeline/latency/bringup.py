@@ -13,7 +13,7 @@ for a CPU 2.5× slower than the one it ran on), and a different CPU is not host 
 3. else, where the caller asks for it, a **bring-up** now, with one line that names both CPUs:
    ``profile`` (every block measured here, the default, a few minutes on 2 cores) or
    ``transfer`` (the shipped table adapted by a minute of measurements,
-   :mod:`pipeline.latency.transfer`). An interrupted profile resumes from the cache.
+   :mod:`tnas_pipeline.latency.transfer`). An interrupted profile resumes from the cache.
 
 Which bring-up is the default was decided on the figures in the README (bring-up section).
 """
@@ -26,11 +26,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipeline.errors import UserError
-from pipeline.latency.devices import describe_cpu, fingerprint_id, same_cpu
-from pipeline.latency.interleaved import RatioProtocol
-from pipeline.latency.lut import LatencyTable
-from pipeline.latency.shipped import shipped_table
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.devices import describe_cpu, fingerprint_id, same_cpu
+from tnas_pipeline.latency.interleaved import RatioProtocol
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.latency.shipped import shipped_table
 
 CACHE_ENV = "TNAS_PIPELINE_CACHE_DIR"
 METHODS = ("profile", "transfer")
@@ -143,9 +143,9 @@ def _cached_or_brought_up(shipped: LatencyTable, space: str, path: Path, bring_u
 def bring_up_table(source: LatencyTable, method: str, path: Path,
                    log: Callable[[str], None], progress: bool = True) -> LatencyTable:
     """Measure this CPU's counterpart of ``source`` by ``method`` into ``path``."""
-    from pipeline.latency.backends import get_backend
-    from pipeline.latency.profiler import profile
-    from pipeline.latency.transfer import transfer
+    from tnas_pipeline.latency.backends import get_backend
+    from tnas_pipeline.latency.profiler import profile
+    from tnas_pipeline.latency.transfer import transfer
 
     backend = get_backend("ort", device="cpu", precision=source.precision,
                           threads=source.threads)

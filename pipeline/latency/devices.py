@@ -17,8 +17,8 @@ import shutil
 import subprocess
 from typing import Any
 
-from pipeline.errors import UserError
-from pipeline.provenance import cpu_fingerprint, cpu_name
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.provenance import cpu_fingerprint, cpu_name
 
 DEVICES = ("cpu", "cuda", "jetson")
 

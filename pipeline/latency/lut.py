@@ -3,10 +3,10 @@
 A LUT is versioned JSON: provenance (device and CPU fingerprint, runtime and version, precision,
 resolution, threads, power mode and clocks where readable, measurement protocol, date), the
 search space and its hash, the **reference network** and its time, one entry per block key, and
-the latency model fitted on whole networks (:mod:`pipeline.latency.model`).
+the latency model fitted on whole networks (:mod:`tnas_pipeline.latency.model`).
 
 Entries are ratios to the reference network, timed interleaved with it
-(:mod:`pipeline.latency.interleaved`), which cancels the host's drift; each also shows its
+(:mod:`tnas_pipeline.latency.interleaved`), which cancels the host's drift; each also shows its
 milliseconds at the reference's time when profiled (``median_ms``), for people who read the
 file. A ratio becomes milliseconds through :attr:`LatencyTable.reference_ms`: the reference's
 time when the table was measured, or, after :meth:`LatencyTable.at_reference_ms`, the
@@ -15,7 +15,7 @@ are milliseconds over a nominal 1 ms reference.
 
 ``method`` says where the entries come from: ``measured`` (a profile on the device),
 ``transfer`` (another CPU's table adapted by a few measurements here,
-:mod:`pipeline.latency.transfer`) or ``roofline-estimate``; every command that uses an estimate
+:mod:`tnas_pipeline.latency.transfer`) or ``roofline-estimate``; every command that uses an estimate
 says so. Version 1 tables (milliseconds and a linear calibration) are read and converted.
 """
 
@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import UserError
-from pipeline.io_utils import read_json_file, write_json_atomic
-from pipeline.latency.blocks import Block, architecture_blocks, space_blocks
-from pipeline.latency.model import Prediction, correction, features
-from pipeline.networks.architecture import Architecture
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import read_json_file, write_json_atomic
+from tnas_pipeline.latency.blocks import Block, architecture_blocks, space_blocks
+from tnas_pipeline.latency.model import Prediction, correction, features
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.search_space import SearchSpace
 
 FORMAT = "tnas-pipeline/lut"
 VERSION = 2
@@ -101,7 +101,7 @@ class LatencyTable:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UserError(f"{where}: not a tnas-pipeline latency table")
         if data.get("version") == 1:
-            from pipeline.latency.upgrade import upgrade_v1
+            from tnas_pipeline.latency.upgrade import upgrade_v1
 
             try:
                 if SearchSpace.from_dict(data["search_space"]["fields"]).hash != \

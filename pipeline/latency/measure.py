@@ -4,8 +4,8 @@ Every latency this project reports (table entries, calibration and check network
 on-device check, ``validate``, the benchmarks) goes through :func:`measure_ratio`: the target
 and the table's reference network are prepared once, then each of the protocol's runs opens a
 fresh session of both and times them in interleaved pairs
-(:func:`pipeline.latency.interleaved.interleaved_run`), with the measuring thread pinned to
-fixed cores. The runs combine into a :class:`~pipeline.latency.interleaved.RatioStats`.
+(:func:`tnas_pipeline.latency.interleaved.interleaved_run`), with the measuring thread pinned to
+fixed cores. The runs combine into a :class:`~tnas_pipeline.latency.interleaved.RatioStats`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from typing import Any
 
 import torch
 
-from pipeline.latency.backends.base import LatencyBackend
-from pipeline.latency.interleaved import (
+from tnas_pipeline.latency.backends.base import LatencyBackend
+from tnas_pipeline.latency.interleaved import (
     RatioProtocol,
     RatioRun,
     RatioStats,
     combine,
     interleaved_run,
 )
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import build_network
-from pipeline.networks.complexity import lr_size
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import build_network
+from tnas_pipeline.networks.complexity import lr_size
 
 # Table entries: three separate runs each, CI-driven pairs (issue: "an uncertainty from ≥ 3
 # separate measurement runs").

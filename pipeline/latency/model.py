@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.latency.fidelity import fidelity
-from pipeline.networks.architecture import Architecture
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.latency.fidelity import fidelity
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.search_space import SearchSpace
 
 RIDGE_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3)
 INTERCEPT_ONLY = "intercept-only"
@@ -53,7 +53,7 @@ def features(space: SearchSpace, arch: Architecture, parts: dict[str, float],
              raw: float) -> np.ndarray:
     """``x(arch)`` (module docstring). ``parts`` maps each op (and ``"fixed"``) to its summed
     entries in ``arch``; ``raw`` is ΣLUT."""
-    from pipeline.networks.mixed_path import folded_op
+    from tnas_pipeline.networks.mixed_path import folded_op
 
     ops = [folded_op(op) for op in layer_ops(arch)]
     n = len(ops)

@@ -2,7 +2,7 @@
 
 Every value is a ratio to the table's **reference network**, ``head → upsampler (largest
 kernel) → skip``, the smallest network of the space, timed interleaved with it
-(:mod:`pipeline.latency.interleaved`). Every block is measured *in context*, as a marginal cost
+(:mod:`tnas_pipeline.latency.interleaved`). Every block is measured *in context*, as a marginal cost
 inside the reference, as nn-Meter measures kernels as the runtime fuses them: a block alone pays
 the graph's borders (layout conversion, allocation, per-session overhead) that it does not pay
 inside a network. So, with ``R`` the reference:
@@ -19,7 +19,7 @@ table is saved after every run, so ``--resume`` continues an interrupted profile
 The reference's time is the median of its times over all runs.
 
 Then whole networks (random ones of the space, and, from the caller, networks the fit picks)
-are measured and the latency model (:mod:`pipeline.latency.model`) is fitted on them.
+are measured and the latency model (:mod:`tnas_pipeline.latency.model`) is fitted on them.
 :func:`check` measures fresh networks against an existing table.
 """
 
@@ -35,14 +35,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.errors import UserError
-from pipeline.latency.backends import LatencyBackend
-from pipeline.latency.blocks import Block, space_blocks
-from pipeline.latency.devices import device_info
-from pipeline.latency.fidelity import fidelity
-from pipeline.latency.interleaved import RatioProtocol, RatioRun
-from pipeline.latency.lut import MEASURED, LatencyTable, decode_arch, encode_arch
-from pipeline.latency.measure import (
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.backends import LatencyBackend
+from tnas_pipeline.latency.blocks import Block, space_blocks
+from tnas_pipeline.latency.devices import device_info
+from tnas_pipeline.latency.fidelity import fidelity
+from tnas_pipeline.latency.interleaved import RatioProtocol, RatioRun
+from tnas_pipeline.latency.lut import MEASURED, LatencyTable, decode_arch, encode_arch
+from tnas_pipeline.latency.measure import (
     CHECK_PROTOCOL,
     ENTRY_PROTOCOL,
     MODEL_PROTOCOL,
@@ -51,11 +51,11 @@ from pipeline.latency.measure import (
     measure_architecture,
     measure_ratio,
 )
-from pipeline.latency.model import fit_on_samples
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import build_network
-from pipeline.networks.complexity import lr_size
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.latency.model import fit_on_samples
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import build_network
+from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.search_space import SearchSpace
 
 BLOCK_METHOD = ("in-context marginal, as ratios to the reference network head → upsampler "
                 "(largest kernel) → skip: head and skip alone; upsampler(k) = T(head → "
@@ -87,7 +87,7 @@ def profile_units(space: SearchSpace, output_size: tuple[int, int], precision: s
     """The units a profile measures, and the blocks whose entries they give. With a searched
     trunk, every trunk width ``c`` has its own head, bases (head → upsampler k → skip) and op
     pairs; the reference network is the ``channels`` trunk's base at the largest kernel."""
-    from pipeline.networks.mixed_path import folded_op
+    from tnas_pipeline.networks.mixed_path import folded_op
 
     w, h = lr_size(output_size, space.scale)
     shape = (1, 3, h, w)

@@ -18,10 +18,10 @@ import datetime as dt
 import torch
 from torch import nn
 
-from pipeline.errors import UserError
-from pipeline.latency.blocks import Block, space_blocks
-from pipeline.latency.lut import ESTIMATE, LatencyTable
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.blocks import Block, space_blocks
+from tnas_pipeline.latency.lut import ESTIMATE, LatencyTable
+from tnas_pipeline.search_space import SearchSpace
 
 # name: (FP16 dense TFLOP/s, FP32 TFLOP/s, GB/s, label) — REFERENCE.md, "Jetson Orin".
 DEVICE_SPECS: dict[str, tuple[float, float, float, str]] = {

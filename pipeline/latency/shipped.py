@@ -3,10 +3,11 @@
 ``cpu`` means *this* CPU: the shipped 2-core ONNX Runtime table (1 intra-op thread) of a scale
 and search space when it was measured on a CPU with this one's fingerprint, else this CPU's
 table in the user's cache, else, where the caller allows it, a table brought up here now
-(:mod:`pipeline.latency.bringup`). ``jetson`` is the Orin Nano FP16 roofline estimate (commands
+(:mod:`tnas_pipeline.latency.bringup`). ``jetson`` is the Orin Nano FP16 roofline estimate (commands
 that use it say it is an estimate). ``cuda`` has no shipped table: GPUs differ too much, so it
-must be profiled (``tnas-pipeline profile --device cuda``). The directory is found next to the
-package (a source checkout or an editable install); ``TNAS_PIPELINE_SHIPPED_PROFILES`` points
+must be profiled (``tnas-pipeline profile --device cuda``). The tables are package data of
+``tnas_pipeline.hardware_profiles`` (the ``hardware_profiles/`` folder of a checkout), read with
+:mod:`importlib.resources` so that a wheel finds them too; ``TNAS_PIPELINE_SHIPPED_PROFILES`` points
 the CPU tables elsewhere, which the tests and the main-job benchmark use to make the shipped
 tables another CPU's.
 """
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
-from pipeline.errors import UserError
-from pipeline.latency.lut import LatencyTable
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.lut import LatencyTable
 
 SHIPPED_ENV = "TNAS_PIPELINE_SHIPPED_PROFILES"
 SHIPPED = {
@@ -38,7 +40,8 @@ def profiles_dir(device: str = "cpu") -> Path:
     env = os.environ.get(SHIPPED_ENV)
     if env and device == "cpu":
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "hardware_profiles"
+    # An installed package (wheel or editable) is a folder on disk, so the Traversable is a path.
+    return Path(str(resources.files("tnas_pipeline.hardware_profiles")))
 
 
 def shipped_path(device: str, scale: int = 2, space: str = "default") -> Path:
@@ -59,8 +62,8 @@ def shipped_table(device: str, scale: int = 2, space: str = "default") -> Latenc
                 scale=scale, space_opt=f" --space {space}" if tag else "", name=name)
             raise UserError(f"no {device} latency table is shipped for {what}; make one "
                             f"with `{hint}` and pass --device {name}")
-        raise UserError(f"the shipped profile {path} is missing (install from a source "
-                        "checkout, or pass --device FILE.json)")
+        raise UserError(f"the shipped profile {path} is missing (reinstall tnas-pipeline, or "
+                        "pass --device FILE.json)")
     return LatencyTable.load(path)
 
 
@@ -75,7 +78,7 @@ def resolve_profile(device: str, scale: int | None = None, space: str = "default
     scale (×2 when not given) and ``space`` the search space (``default``, ``mixed`` or
     ``pool``); a LUT file is returned as it is (the caller checks its scale and space)."""
     if device == "cpu":
-        from pipeline.latency.bringup import table_for_this_cpu
+        from tnas_pipeline.latency.bringup import table_for_this_cpu
 
         return table_for_this_cpu(scale or 2, space, bring_up=bring_up, log=log,
                                   progress=progress)

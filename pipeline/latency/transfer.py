@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.latency.backends import LatencyBackend
-from pipeline.latency.devices import device_info
-from pipeline.latency.interleaved import RatioProtocol
-from pipeline.latency.lut import TRANSFER, LatencyTable, encode_arch
-from pipeline.latency.measure import Reference, measure_architecture, measure_ratio
-from pipeline.latency.profiler import profile_units, random_networks, reference_architecture
+from tnas_pipeline.latency.backends import LatencyBackend
+from tnas_pipeline.latency.devices import device_info
+from tnas_pipeline.latency.interleaved import RatioProtocol
+from tnas_pipeline.latency.lut import TRANSFER, LatencyTable, encode_arch
+from tnas_pipeline.latency.measure import Reference, measure_architecture, measure_ratio
+from tnas_pipeline.latency.profiler import profile_units, random_networks, reference_architecture
 
 PROBE_PROTOCOL = RatioProtocol(warmup=2, min_pairs=6, max_pairs=16, target_ci=0.01,
                                max_seconds=8.0, runs=1)
@@ -151,7 +151,7 @@ def transfer(source: LatencyTable, backend: LatencyBackend, out: str | Path,
 
 def _intercept_model(table: LatencyTable) -> dict[str, Any]:
     """A model with only an intercept (weights zero) over this space's features."""
-    from pipeline.latency.model import feature_names
+    from tnas_pipeline.latency.model import feature_names
 
     names = feature_names(table.space)
     return {"kind": "lut-residual-ridge", "features": names, "ridge": "intercept-only",

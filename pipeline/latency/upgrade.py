@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.search_space import SearchSpace
 
 
 def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
     """The version 2 data of version 1 table data (module docstring)."""
-    from pipeline.latency.lut import VERSION, LatencyTable, encode_arch
-    from pipeline.latency.model import fit_on_samples
+    from tnas_pipeline.latency.lut import VERSION, LatencyTable, encode_arch
+    from tnas_pipeline.latency.model import fit_on_samples
 
     data = copy.deepcopy(old)
     space = SearchSpace.from_dict(data["search_space"]["fields"])

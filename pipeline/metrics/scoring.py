@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.metrics.color import to_y
-from pipeline.metrics.psnr import psnr
-from pipeline.metrics.ssim import ssim
+from tnas_pipeline.metrics.color import to_y
+from tnas_pipeline.metrics.psnr import psnr
+from tnas_pipeline.metrics.ssim import ssim
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """SR networks: the architecture artifact, its ops, the builder, baselines, families of
 hand-designed networks and complexity."""
 
-from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
-from pipeline.networks.baselines import BASELINES, baseline_architecture
-from pipeline.networks.builder import SRNetwork, build_network
-from pipeline.networks.complexity import Complexity, count_complexity
-from pipeline.networks.families import FAMILIES, Family
+from tnas_pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
+from tnas_pipeline.networks.baselines import BASELINES, baseline_architecture
+from tnas_pipeline.networks.builder import SRNetwork, build_network
+from tnas_pipeline.networks.complexity import Complexity, count_complexity
+from tnas_pipeline.networks.families import FAMILIES, Family
 
 __all__ = [
     "BASELINES",

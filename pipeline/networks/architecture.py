@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.data.degradation import SUPPORTED_SCALES
-from pipeline.errors import UserError
-from pipeline.io_utils import read_json_file, write_json_atomic
-from pipeline.networks.ops import ACTIVATIONS, OPS
+from tnas_pipeline.data.degradation import SUPPORTED_SCALES
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import read_json_file, write_json_atomic
+from tnas_pipeline.networks.ops import ACTIVATIONS, OPS
 
 FORMAT = "tnas-pipeline/arch"
 VERSION = 1

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
-from pipeline.registry import Registry
+from tnas_pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
+from tnas_pipeline.registry import Registry
 
 BASELINES: Registry[Callable[[int], Architecture]] = Registry("baseline")
 

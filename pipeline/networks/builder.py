@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.networks.architecture import Architecture, Cell, Layer
-from pipeline.networks.ops import OPS
+from tnas_pipeline.networks.architecture import Architecture, Cell, Layer
+from tnas_pipeline.networks.ops import OPS
 
 
 def _layer(layer: Layer, cin: int) -> nn.Module:

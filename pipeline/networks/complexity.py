@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 DEFAULT_OUTPUT_SIZE = (1280, 720)
 
@@ -47,7 +47,7 @@ def count_complexity(
     A network with re-parameterisable layers is counted as deployed: folded (on a copy)."""
     import copy
 
-    from pipeline.networks.mixed_path import folded_copy
+    from tnas_pipeline.networks.mixed_path import folded_copy
 
     model = folded_copy(model)
     params = sum(p.numel() for p in model.parameters())

@@ -21,7 +21,7 @@ zero is its bias) without writing into a tensor, so the training graph stays pla
 is exact at every pixel, borders included.
 
 :meth:`ECB.reparameterize` replaces the branches by that one conv in place; export, the latency
-backends and the complexity count fold through it (:func:`~pipeline.networks.mixed_path.\
+backends and the complexity count fold through it (:func:`~tnas_pipeline.networks.mixed_path.\
 reparameterize_model`).
 """
 
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec, conv_from
+from tnas_pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec, conv_from
 
 # The masks of ECBSR's SeqConv3x3, as [row][column] of a cross-correlation kernel.
 SOBEL_X = ((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0))

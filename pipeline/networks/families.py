@@ -13,8 +13,8 @@ arena picks members by what they measure, not by their Mult-Adds.
 
 Members are named ``<family>-<size>``, e.g. ``abpn-d4c28``, ``ecbsr-m4c16``, ``rlfn-b2c24``,
 ``plain-d4c32``. All take and produce RGB in [0, 1]. None clips its output: inference returns it
-unclamped (:mod:`pipeline.inference`), and scoring and saved images clamp to [0, 255]
-(:func:`pipeline.metrics.quantize`), which is where ABPN's deployed clip sits in this pipeline.
+unclamped (:mod:`tnas_pipeline.inference`), and scoring and saved images clamp to [0, 255]
+(:func:`tnas_pipeline.metrics.quantize`), which is where ABPN's deployed clip sits in this pipeline.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
-from pipeline.networks.baselines import espcn, fsrcnn
-from pipeline.registry import Registry
+from tnas_pipeline.networks.architecture import Architecture, Cell, Layer, Upsampler
+from tnas_pipeline.networks.baselines import espcn, fsrcnn
+from tnas_pipeline.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class Family:
 def grid_cost(arch: Architecture) -> int:
     """Mult-Adds of ``arch`` at a 320·s × 180·s output, counted on the meta device: nothing is
     computed and no global random state is used up."""
-    from pipeline.networks.builder import build_network
-    from pipeline.networks.complexity import count_complexity
+    from tnas_pipeline.networks.builder import build_network
+    from tnas_pipeline.networks.complexity import count_complexity
 
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
         return count_complexity(build_network(arch), arch.scale,
@@ -172,7 +172,8 @@ def plain(scale: int) -> list[Architecture]:
 @family("fsrcnn", 'Dong, Loy, Tang, "Accelerating the Super-Resolution Convolutional Neural '
                   'Network", ECCV 2016')
 def fsrcnn_family(scale: int) -> list[Architecture]:
-    """FSRCNN(56, 12, 4), the ``fsrcnn`` baseline (:mod:`pipeline.networks.baselines`), alone."""
+    """FSRCNN(56, 12, 4), the ``fsrcnn`` baseline (:mod:`tnas_pipeline.networks.baselines`),
+    alone."""
     return [replace(fsrcnn(scale), name="fsrcnn-d56s12m4")]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pipeline.registry import Registry
+from tnas_pipeline.registry import Registry
 
 ACTIVATIONS: Registry[Callable[[int], nn.Module]] = Registry("activation")
 ACTIVATIONS.add("none", lambda ch: nn.Identity())
@@ -124,6 +124,6 @@ OPS.add("invres7x7", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 7), 
 # The re-parameterisable mixed-path ops (rep3x3_1x1_id, …), ECBSR's edge-oriented block (ecb)
 # and RLFN's residual local feature block (rlfb) register themselves here; imported last because
 # those modules build on the registry above.
-import pipeline.networks.ecb  # noqa: E402
-import pipeline.networks.mixed_path  # noqa: E402
-import pipeline.networks.rlfn  # noqa: E402, F401
+import tnas_pipeline.networks.ecb  # noqa: E402
+import tnas_pipeline.networks.mixed_path  # noqa: E402
+import tnas_pipeline.networks.rlfn  # noqa: E402, F401

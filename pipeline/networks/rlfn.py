@@ -14,7 +14,7 @@ Kong et al., "Residual Local Feature Network for Efficient Super-Resolution", CV
 
 The op maps ``channels`` to themselves (``cin != cout`` raises ``ValueError``) and takes no width.
 Its layer's activation must be ``lrelu``: the slope inside is RLFN's 0.05, not the 0.1 of the
-``lrelu`` activation registered in :mod:`pipeline.networks.ops`, and any other name would
+``lrelu`` activation registered in :mod:`tnas_pipeline.networks.ops`, and any other name would
 describe a network this op does not build.
 
 Small inputs: RLFN's max-pool needs at least 7×7 after the stride-2 conv (an input of 15×15), and
@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.networks.ops import OPS, OpSpec
+from tnas_pipeline.networks.ops import OPS, OpSpec
 
 NEGATIVE_SLOPE = 0.05  # RLFN's LeakyReLU slope inside the block
 ESA_CHANNELS = 16

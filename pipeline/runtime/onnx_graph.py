@@ -24,8 +24,8 @@ import warnings
 import torch
 from torch import nn
 
-from pipeline.errors import UserError
-from pipeline.networks.mixed_path import reparameterize_model
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.networks.mixed_path import reparameterize_model
 
 ONNX_OPSET = 17
 INPUT, OUTPUT = "input", "output"

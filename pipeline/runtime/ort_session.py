@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from pipeline.errors import UserError
-from pipeline.latency.lut import LatencyTable
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.lut import LatencyTable
 
 _UNITS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3}
 _PATTERN = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|us|µs)\s*")
@@ -74,8 +74,8 @@ def table_for_budget(device: str, scale: int | None, space: str, budget_ms: floa
     """The device's table, bringing this CPU up first if needed; a budget that no CPU like the
     shipped one could reach is refused before any measuring, and the final table checks it
     exactly."""
-    from pipeline.latency.devices import cpu_mismatch
-    from pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.devices import cpu_mismatch
+    from tnas_pipeline.latency.shipped import resolve_profile
 
     table = resolve_profile(device, scale, space)
     if device == "cpu" and bring_up and cpu_mismatch(table.data.get("device", {})):

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from pipeline.networks.architecture import Architecture
-from pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
+from tnas_pipeline.search_space import SearchSpace
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.latency.interleaved import RatioStats
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.search.fit import FitResult
+from tnas_pipeline.latency.interleaved import RatioStats
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.search.fit import FitResult
 
 MEASURED_WINDOW = (0.9, 1.0)  # where the measurement must lie, × budget
 MAX_ROUNDS = 4
@@ -55,7 +55,7 @@ class OnDevice:
 
 def device_here_reason(lut: LatencyTable) -> str | None:
     """Why the table's device cannot be measured here, or ``None`` when it can."""
-    from pipeline.latency.devices import cpu_mismatch
+    from tnas_pipeline.latency.devices import cpu_mismatch
 
     if lut.is_estimate:
         return "the table is an estimate; its device is not here"
@@ -68,8 +68,8 @@ def device_here_reason(lut: LatencyTable) -> str | None:
 
 def cpu_measure(lut: LatencyTable) -> Callable[[Architecture], OnDevice]:
     """Time an architecture here against ``lut``'s reference network (module docstring)."""
-    from pipeline.latency.backends.base import get_backend
-    from pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_architecture
+    from tnas_pipeline.latency.backends.base import get_backend
+    from tnas_pipeline.latency.measure import NETWORK_PROTOCOL, Reference, measure_architecture
 
     backend = get_backend("ort", device="cpu", precision="fp32", threads=lut.threads)
     reference = Reference(backend, lut.reference_arch, lut.output_size)

@@ -7,7 +7,7 @@ of ``evolve_active`` ops of the pool for ``1/R`` of the search budget, then:
 1. ranks its ops, by their cell-level weight (the mean over every edge of the op's relaxed
    weight, each cell counted by its path weight: what the search kept) or by ABS (Hu et al.,
    "Angle-based Search Space Shrinking for Neural Architecture Search", ECCV 2020: the mean
-   angle of the sampled paths through the op, :mod:`pipeline.search.angle_shrinking`). ABS
+   angle of the sampled paths through the op, :mod:`tnas_pipeline.search.angle_shrinking`). ABS
    measures each op's angle from the weights it was *initialised* with: an op that survives
    rounds keeps its round-0 initialisation as reference (or the fresh weights it had when it
    last entered the supernet), never the weights a later round started from
@@ -41,15 +41,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path, write_json_atomic
-from pipeline.latency.lut import LatencyTable
-from pipeline.search.angle_shrinking import rank_ops, supernet_op_scores
-from pipeline.search.config import SearchConfig
-from pipeline.search.derive import Choice
-from pipeline.search.searcher import Searcher, _FrozenSupernet
-from pipeline.search.supernet import one_hot_weights
-from pipeline.training.trainer import validate
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import atomic_path, write_json_atomic
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.search.angle_shrinking import rank_ops, supernet_op_scores
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.derive import Choice
+from tnas_pipeline.search.searcher import Searcher, _FrozenSupernet
+from tnas_pipeline.search.supernet import one_hot_weights
+from tnas_pipeline.training.trainer import validate
 
 
 def round_config(cfg: SearchConfig, active: list[str], r: int) -> SearchConfig:

@@ -1,10 +1,10 @@
 """The last step every searched network takes: fit to the budget, then check on the device.
 
-The same for the search (its derived network, :mod:`pipeline.search.run`) and for the networks
-it is judged against (random architectures of the space, :mod:`pipeline.search.random_choice`):
+The same for the search (its derived network, :mod:`tnas_pipeline.search.run`) and for the networks
+it is judged against (random architectures of the space, :mod:`tnas_pipeline.search.random_choice`):
 fit into the prediction window the table's uncertainty leaves, into the whole budget window
 ``[0.9, 1.0]`` when that is out of reach, then, when the table's device is here, time the fitted
-network and refit by what it measures (:func:`pipeline.search.device_check.refit_on_device`).
+network and refit by what it measures (:func:`tnas_pipeline.search.device_check.refit_on_device`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.search.device_check import cpu_measure, device_here_reason, refit_on_device
-from pipeline.search.fit import FitResult
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.search.device_check import cpu_measure, device_here_reason, refit_on_device
+from tnas_pipeline.search.fit import FitResult
 
 FitFn = Callable[..., FitResult]  # fit(choice, lo, hi, budget_ms=None) -> FitResult
 

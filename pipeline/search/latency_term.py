@@ -6,7 +6,7 @@ Under the relaxed weights of the three levels (:class:`RelaxedWeights`), the exp
                  + Σ_n g_n Σ_e Σ_o α_neo Σ_w β_neow T(o, w) ) + b
 
 with ``g_n`` the path weight of cell ``n`` and ``a, b`` the table's model reduced to a line
-(:meth:`~pipeline.latency.lut.LatencyTable.linear_calibration`; the fit of the discrete network
+(:meth:`~tnas_pipeline.latency.lut.LatencyTable.linear_calibration`; the fit of the discrete network
 uses the whole model). It is linear in every level's weights, so its gradient reaches all
 three. :class:`BudgetPenalty` holds it to a target ``B`` with the excess ``h = E/B − 1`` and a
 multiplier λ adapted by dual ascent ``λ ← λ + η h`` (as in constrained NAS such as TF-NAS, Hu et
@@ -35,12 +35,12 @@ from typing import Any
 
 import torch
 
-from pipeline.latency.blocks import Block, architecture_blocks
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.complexity import lr_size
-from pipeline.networks.ops import OPS
-from pipeline.search.supernet import RelaxedWeights
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.latency.blocks import Block, architecture_blocks
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.networks.ops import OPS
+from tnas_pipeline.search.supernet import RelaxedWeights
+from tnas_pipeline.search_space import SearchSpace
 
 
 @dataclass
@@ -88,7 +88,7 @@ class CostTables:
 def latency_costs(lut: LatencyTable, space: SearchSpace) -> CostTables:
     """The table's entries (ms) in the supernet's layout, with its linear calibration. A
     re-parameterisable op costs what it is deployed as (its folded op)."""
-    from pipeline.networks.mixed_path import folded_op
+    from tnas_pipeline.networks.mixed_path import folded_op
 
     w, h = lr_size(lut.output_size, space.scale)
     prec = lut.precision

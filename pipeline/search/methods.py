@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.registry import Registry
-from pipeline.search.relaxations import RELAXATIONS
+from tnas_pipeline.registry import Registry
+from tnas_pipeline.search.relaxations import RELAXATIONS
 
 MIXED_PATH = "sparse-group-lasso"  # the mixed-path search (Sparse Supernet, Wu et al. AAAI 2021)
 
@@ -28,13 +28,13 @@ class SearchMethod:
 
 
 def _single_path() -> type:
-    from pipeline.search.searcher import Searcher
+    from tnas_pipeline.search.searcher import Searcher
 
     return Searcher
 
 
 def _mixed_path() -> type:
-    from pipeline.search.mixed_path_searcher import MixedPathSearcher
+    from tnas_pipeline.search.mixed_path_searcher import MixedPathSearcher
 
     return MixedPathSearcher
 

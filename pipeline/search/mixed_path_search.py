@@ -2,12 +2,12 @@
 
 Sparse Supernet (Wu et al., AAAI 2021) replaces the simplex of the architecture weights by a
 sparse-group-lasso constraint, so that an edge may keep zero, one or several ops. Here every edge
-of every cell holds the three linear branches of :mod:`pipeline.networks.mixed_path` (3×3, 1×1,
+of every cell holds the three linear branches of :mod:`tnas_pipeline.networks.mixed_path` (3×3, 1×1,
 identity, each with batch norm *without* affine parameters, so that ``α`` is a branch's only
 scale and ``|α|`` measures what it contributes: a learnable ``γ`` would let ``α`` shrink while
 ``γ`` grows, which the ℓ1 term rewards without any change to the network) and computes
 ``x + act(Σ_b α_b · branch_b(x))``; ``α`` is free (held ≥ 0) and updated by the accelerated
-proximal gradient step of :mod:`pipeline.search.sparse_group_lasso` after each architecture
+proximal gradient step of :mod:`tnas_pipeline.search.sparse_group_lasso` after each architecture
 batch:
 
 * the task loss gives the gradient (every branch runs in this step, the cut ones too, so a
@@ -26,7 +26,7 @@ batch:
   loss's scale);
 * ``λ`` follows dual ascent on the latency of the network the current exact zeros keep,
   folded as it will be deployed, against the budget (the hinge of
-  :class:`~pipeline.search.latency_term.BudgetPenalty`: a ceiling).
+  :class:`~tnas_pipeline.search.latency_term.BudgetPenalty`: a ceiling).
 
 The weight step trains the network at the last proximal point (the exactly sparse ``α``, the
 network the search currently keeps), not at the momentum look-ahead the accelerated step holds
@@ -50,15 +50,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipeline.latency.blocks import Block, architecture_blocks
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import anchor, build_network
-from pipeline.networks.complexity import lr_size
-from pipeline.networks.mixed_path import LINEAR_BRANCHES, LinearBranch, rep_op_name
-from pipeline.networks.ops import ACTIVATIONS
-from pipeline.search.fit import FitResult
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.latency.blocks import Block, architecture_blocks
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import anchor, build_network
+from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.networks.mixed_path import LINEAR_BRANCHES, LinearBranch, rep_op_name
+from tnas_pipeline.networks.ops import ACTIVATIONS
+from tnas_pipeline.search.fit import FitResult
+from tnas_pipeline.search_space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class MixedCosts:
                                          for b in branches)
 
     def prox_charges(self, scale: float) -> tuple[torch.Tensor, float]:
-        """``(l1_extra, edge_extra)`` for :class:`~pipeline.search.sparse_group_lasso.
+        """``(l1_extra, edge_extra)`` for :class:`~tnas_pipeline.search.sparse_group_lasso.
         AcceleratedProximalSGL`: the leaf and edge-group charges times ``scale / T3`` (the
         search passes ``λ · ḡ``), in units of an edge that keeps its 3×3."""
         unit = scale / self.full_edge_ms if self.full_edge_ms > 0 else 0.0
@@ -312,7 +312,7 @@ def inherit_mixed_state(supernet: MixedSupernet, choice: MixedChoice, alpha: tor
 
     The supernet's batch norms have no affine parameters and ``α`` is a branch's only scale; in
     the derived layer that scale is the batch norm's: ``γ = α``, ``β = 0`` and the layer's
-    ``alphas`` 1 (:mod:`pipeline.networks.mixed_path`), which fine-tuning then trains."""
+    ``alphas`` 1 (:mod:`tnas_pipeline.networks.mixed_path`), which fine-tuning then trains."""
     net = build_network(arch)
     state = net.state_dict()
     out: dict[str, torch.Tensor] = {}

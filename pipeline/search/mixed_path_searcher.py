@@ -1,8 +1,8 @@
 """The search loop of mixed-path search: :class:`Searcher` with Sparse Supernet's pieces.
 
 The loop, the schedule, the data, validation and checkpoints are the single-path search's
-(:mod:`pipeline.search.searcher`); what differs is listed in
-:mod:`pipeline.search.mixed_path_search`: the supernet (batch norms without affine parameters,
+(:mod:`tnas_pipeline.search.searcher`); what differs is listed in
+:mod:`tnas_pipeline.search.mixed_path_search`: the supernet (batch norms without affine parameters,
 so ``α`` is each branch's only scale), the free weights ``α`` with their accelerated proximal
 step, the latency charged as the folded edge costs (the edge group at a folded 1×1, the 3×3
 leaf at the difference to a folded 3×3), the weight step at the proximal point, the derivation
@@ -18,14 +18,14 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.mixed_path import LINEAR_BRANCHES
-from pipeline.search.latency_term import BudgetPenalty
-from pipeline.search.methods import MIXED_PATH as RELAXATION
-from pipeline.search.mixed_path_search import (
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import atomic_path
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.mixed_path import LINEAR_BRANCHES
+from tnas_pipeline.search.latency_term import BudgetPenalty
+from tnas_pipeline.search.methods import MIXED_PATH as RELAXATION
+from tnas_pipeline.search.mixed_path_search import (
     MixedArch,
     MixedChoice,
     MixedCosts,
@@ -35,8 +35,8 @@ from pipeline.search.mixed_path_search import (
     kept_choice,
     last_kept,
 )
-from pipeline.search.searcher import Searcher
-from pipeline.search.sparse_group_lasso import AcceleratedProximalSGL, SGLWeights
+from tnas_pipeline.search.searcher import Searcher
+from tnas_pipeline.search.sparse_group_lasso import AcceleratedProximalSGL, SGLWeights
 
 # Smoothing of ḡ, the running mean task gradient on α (about the last 20 steps).
 GRAD_EMA = 0.95

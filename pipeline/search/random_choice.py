@@ -1,10 +1,10 @@
 """Random search in our own space, through our own fit: the search's first control.
 
 A search that learned nothing still ends in a network that fills the budget, because the fit
-(:mod:`pipeline.search.fit`) repairs whatever it is given. To see what the search adds, draw an
+(:mod:`tnas_pipeline.search.fit`) repairs whatever it is given. To see what the search adds, draw an
 architecture uniformly from the space (depth, every cell's op and width, upsampler kernel, as
-:meth:`pipeline.search_space.SearchSpace.random_architecture`), and send it through the same fit
-and on-device check with *neutral* logits (all zero: no move is preferred for anything but its
+:meth:`tnas_pipeline.search_space.SearchSpace.random_architecture`), and send it through the same
+fit and on-device check with *neutral* logits (all zero: no move is preferred for anything but its
 latency), as random-search baselines for NAS do (Li and Talwalkar, "Random Search and
 Reproducibility for Neural Architecture Search", UAI 2019; Yu et al., "Evaluating the Search
 Phase of Neural Architecture Search", ICLR 2020).
@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.search.budget import prediction_window
-from pipeline.search.derive import Choice
-from pipeline.search.fit import fit_to_budget
-from pipeline.search.fit_and_check import fit_and_check
-from pipeline.search.supernet import ArchParams
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.search.budget import prediction_window
+from tnas_pipeline.search.derive import Choice
+from tnas_pipeline.search.fit import fit_to_budget
+from tnas_pipeline.search.fit_and_check import fit_and_check
+from tnas_pipeline.search.supernet import ArchParams
+from tnas_pipeline.search_space import SearchSpace
 
 
 def random_choice(space: SearchSpace, rng: np.random.Generator) -> Choice:

@@ -22,22 +22,22 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from pipeline.data.patches import PatchSampler
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path, file_sha256, write_json_atomic
-from pipeline.latency.devices import cpu_mismatch
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.provenance import provenance
-from pipeline.search.config import SearchConfig
-from pipeline.search.evolution import evolve, round_config
-from pipeline.search.fit_and_check import fit_and_check
-from pipeline.search.methods import SEARCH_METHODS
-from pipeline.search.searcher import SearchDir, Searcher
-from pipeline.training import distributed as D
-from pipeline.training.config import TrainConfig
-from pipeline.training.run_dir import RunDir
-from pipeline.training.trainer import train
+from tnas_pipeline.data.patches import PatchSampler
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import atomic_path, file_sha256, write_json_atomic
+from tnas_pipeline.latency.devices import cpu_mismatch
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.provenance import provenance
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.evolution import evolve, round_config
+from tnas_pipeline.search.fit_and_check import fit_and_check
+from tnas_pipeline.search.methods import SEARCH_METHODS
+from tnas_pipeline.search.searcher import SearchDir, Searcher
+from tnas_pipeline.training import distributed as D
+from tnas_pipeline.training.config import TrainConfig
+from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.training.trainer import train
 
 
 def lut_record(lut: LatencyTable) -> dict[str, Any]:

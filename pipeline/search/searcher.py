@@ -10,13 +10,13 @@ NAS, Wu et al. 2021):
    the network weights held fixed; then the penalty's multiplier takes a dual-ascent step.
 
 The penalty is an augmented Lagrangian aimed at the middle of the window the fit accepts, scaled
-to the task gradient (:mod:`pipeline.search.latency_term`), and its gradient goes straight through
-sparsestmax, so it stays alive on one-hot weights. The sparsestmax radius grows linearly from 0 to
-1 between the warm-up and ``radius_end_fraction`` of the search, but is held below 1 while the
-expected latency is more than 5 % off its target, so the last part trains the one-hot network that
-is derived, and that network is on budget. The derived network is fitted to the budget against
-the LUT (a trim, when the search landed), inherits the supernet's weights and is fine-tuned by
-the ordinary trainer into the same run directory. Checkpoints are atomic; ``--resume`` continues
+to the task gradient (:mod:`tnas_pipeline.search.latency_term`), and its gradient goes straight
+through sparsestmax, so it stays alive on one-hot weights. The sparsestmax radius grows linearly
+from 0 to 1 between the warm-up and ``radius_end_fraction`` of the search, but is held below 1
+while the expected latency is more than 5 % off its target, so the last part trains the one-hot
+network that is derived, and that network is on budget. The derived network is fitted to the budget
+against the LUT (a trim, when the search landed), inherits the supernet's weights and is fine-tuned
+by the ordinary trainer into the same run directory. Checkpoints are atomic; ``--resume`` continues
 either phase.
 """
 
@@ -29,28 +29,28 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from pipeline.data.patches import PatchSampler
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path, write_json_atomic
-from pipeline.latency.lut import LatencyTable
-from pipeline.networks.architecture import Architecture
-from pipeline.search.config import SearchConfig
-from pipeline.search.derive import derive, inherit_state
-from pipeline.search.fit import fit_to_budget
-from pipeline.search.latency_term import (
+from tnas_pipeline.data.patches import PatchSampler
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import atomic_path, write_json_atomic
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.derive import derive, inherit_state
+from tnas_pipeline.search.fit import fit_to_budget
+from tnas_pipeline.search.latency_term import (
     BudgetPenalty,
     CostTables,
     latency_costs,
     mult_add_costs,
     param_costs,
 )
-from pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
-from pipeline.search.trajectory import Trajectory
-from pipeline.search_space import SearchSpace
-from pipeline.training import distributed as D
-from pipeline.training.budgeted_loop import fraction, run_budgeted
-from pipeline.training.schedule import cosine_lr
-from pipeline.training.trainer import validate
+from tnas_pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
+from tnas_pipeline.search.trajectory import Trajectory
+from tnas_pipeline.search_space import SearchSpace
+from tnas_pipeline.training import distributed as D
+from tnas_pipeline.training.budgeted_loop import fraction, run_budgeted
+from tnas_pipeline.training.schedule import cosine_lr
+from tnas_pipeline.training.trainer import validate
 
 
 class _FrozenSupernet(torch.nn.Module):

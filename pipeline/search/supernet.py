@@ -24,18 +24,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import SRNetwork, anchor, build_network
-from pipeline.networks.ecb import ECB
-from pipeline.networks.ops import OPS, ConvExpandBlock, InvertedResidual, ResidualBlock
-from pipeline.search.relaxations import (
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import SRNetwork, anchor, build_network
+from tnas_pipeline.networks.ecb import ECB
+from tnas_pipeline.networks.ops import OPS, ConvExpandBlock, InvertedResidual, ResidualBlock
+from tnas_pipeline.search.relaxations import (
     path_to_depth,
     relax,
     sparsestmax,
     straight_through,
     uses_radius,
 )
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.search_space import SearchSpace
 
 
 def masked_op_forward(op: nn.Module, x: torch.Tensor, mask: torch.Tensor | None,
@@ -164,7 +164,7 @@ class ArchParams(nn.Module):
                 r_network: float | None = None) -> RelaxedWeights:
         """Weights of every level under ``relaxation`` at radius ``r`` (``r_network`` for the
         network level, default ``r``); with ``straight``, gradients pass straight through the
-        push out of the ball (:func:`~pipeline.search.relaxations.relax`). The depth's partial
+        push out of the ball (:func:`~tnas_pipeline.search.relaxations.relax`). The depth's partial
         cell is pushed only by the relaxations that push (sparsestmax)."""
         rn = r if r_network is None else r_network
         path = _soft_depth_path(self.depth, self.max_cells, rn, straight,

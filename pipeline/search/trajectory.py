@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.io_utils import atomic_path
-from pipeline.search.supernet import RelaxedWeights
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.io_utils import atomic_path
+from tnas_pipeline.search.supernet import RelaxedWeights
+from tnas_pipeline.search_space import SearchSpace
 
 
 class Trajectory:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from tqdm import tqdm
 
-from pipeline.training import distributed as D
+from tnas_pipeline.training import distributed as D
 
 
 class TrainingInterrupted(KeyboardInterrupt):

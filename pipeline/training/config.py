@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
 
 
 def check_budget(iters: int | None, minutes: float | None, min_iters: int = 1,

@@ -1,8 +1,8 @@
 """Data parallelism under ``torchrun`` (PyTorch DistributedDataParallel).
 
-``torchrun --nproc_per_node N -m pipeline.cli.main train ...`` (or the ``tnas-pipeline`` script)
-sets RANK/WORLD_SIZE; each process draws its own batches and DDP averages gradients. The backend is
-gloo on CPU and NCCL on CUDA. Without those variables everything runs in one process.
+``torchrun --nproc_per_node N -m tnas_pipeline.cli.main train ...`` (or the ``tnas-pipeline``
+script) sets RANK/WORLD_SIZE; each process draws its own batches and DDP averages gradients. The
+backend is gloo on CPU and NCCL on CUDA. Without those variables everything runs in one process.
 """
 
 from __future__ import annotations

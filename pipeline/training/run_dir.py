@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from pipeline.errors import UserError
-from pipeline.io_utils import atomic_path, read_json_file
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import SRNetwork, build_network
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.io_utils import atomic_path, read_json_file
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import SRNetwork, build_network
 
 
 class RunDir:

@@ -16,25 +16,25 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from pipeline.data.patches import PatchSampler
-from pipeline.errors import UserError
-from pipeline.evaluation import evaluate_folders
-from pipeline.inference import TorchUpscaler
-from pipeline.io_utils import write_json_atomic
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import build_network
-from pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE, count_complexity
-from pipeline.provenance import provenance
-from pipeline.training import distributed as D
-from pipeline.training.budgeted_loop import (  # noqa: F401 (the trainer's public names)
+from tnas_pipeline.data.patches import PatchSampler
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.evaluation import evaluate_folders
+from tnas_pipeline.inference import TorchUpscaler
+from tnas_pipeline.io_utils import write_json_atomic
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import build_network
+from tnas_pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE, count_complexity
+from tnas_pipeline.provenance import provenance
+from tnas_pipeline.training import distributed as D
+from tnas_pipeline.training.budgeted_loop import (  # noqa: F401 (the trainer's public names)
     TrainingInterrupted,
     deferred_interrupts,
     fraction,
     run_budgeted,
 )
-from pipeline.training.config import TrainConfig
-from pipeline.training.run_dir import RunDir
-from pipeline.training.schedule import cosine_lr
+from tnas_pipeline.training.config import TrainConfig
+from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.training.schedule import cosine_lr
 
 
 def complexity_record(model: torch.nn.Module, scale: int) -> dict[str, Any]:

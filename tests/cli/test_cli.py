@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipeline.cli.main import cli
+from tnas_pipeline.cli.main import cli
 
 COMMANDS = ["train", "evaluate", "upscale", "baselines"]
 

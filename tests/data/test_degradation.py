@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from pipeline.data.degradation import check_scale, downscale, make_pair, mod_crop, upscale_bicubic
-from pipeline.errors import UserError
+from tnas_pipeline.data.degradation import (
+    check_scale,
+    downscale,
+    make_pair,
+    mod_crop,
+    upscale_bicubic,
+)
+from tnas_pipeline.errors import UserError
 
 
 def test_mod_crop_keeps_top_left():

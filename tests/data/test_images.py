@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.data.images import as_rgb, list_image_files, load_folder, load_image
-from pipeline.errors import UserError
+from tnas_pipeline.data.images import as_rgb, list_image_files, load_folder, load_image
+from tnas_pipeline.errors import UserError
 
 
 def test_rgb_and_gray_load_as_uint8(tmp_path):

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.data.patches import PatchSampler
-from pipeline.errors import UserError
+from tnas_pipeline.data.patches import PatchSampler
+from tnas_pipeline.errors import UserError
 
 
 def test_patch_shapes_range_and_alignment(image_folder):
@@ -36,7 +36,7 @@ def test_image_smaller_than_patch_is_refused(tmp_path):
 
 
 def test_parts_split_the_images_disjointly(image_folder):
-    from pipeline.data.patches import PatchSampler
+    from tnas_pipeline.data.patches import PatchSampler
 
     a = PatchSampler([image_folder], 2, 16, seed=0, part=(0, 2))
     b = PatchSampler([image_folder], 2, 16, seed=0, part=(1, 2))

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.data.defaults import bundled
-from pipeline.data.images import list_image_files
-from pipeline.data.split import carve_validation, split_files
-from pipeline.errors import UserError
+from tnas_pipeline.data.defaults import bundled
+from tnas_pipeline.data.images import list_image_files
+from tnas_pipeline.data.split import carve_validation, split_files
+from tnas_pipeline.errors import UserError
 
 
 def test_split_is_disjoint_complete_and_fixed_by_name(tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.networks import Architecture, Cell, Layer, Upsampler, build_network
-from pipeline.training.run_dir import RunDir
+from tnas_pipeline.networks import Architecture, Cell, Layer, Upsampler, build_network
+from tnas_pipeline.training.run_dir import RunDir
 
 
 def small_arch(global_skip: str = "none") -> Architecture:
@@ -33,7 +33,7 @@ def make_run(path: Path, arch: Architecture | None = None, seed: int = 0) -> Pat
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     """A tiny run exported in FP32 and FP16 (ONNX) with the library call."""
-    from export.exporter import ExportRequest, export_run
+    from tnas_pipeline.export.exporter import ExportRequest, export_run
 
     run = make_run(tmp_path_factory.mktemp("exported") / "run")
     for precision in ("fp32", "fp16"):

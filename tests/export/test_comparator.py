@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from export.comparator import Comparator, output_diff
-from export.onnx_export import OnnxFromTorch
-from export.runners import OnnxrtRunner, TorchRunner
-from pipeline.errors import UserError
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.comparator import Comparator, output_diff
+from tnas_pipeline.export.onnx_export import OnnxFromTorch
+from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
 
 
 def test_output_diff_figures():

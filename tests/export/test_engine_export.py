@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import export.engine_export as engine_export
-import export.trt.runner as trt_runner
-from export.engine_export import TrtContext
-from export.runners import OnnxrtRunner
-from pipeline.cli.main import cli
+import tnas_pipeline.export.engine_export as engine_export
+import tnas_pipeline.export.trt.runner as trt_runner
 from tests.cli.test_cli import assert_user_error
 from tests.export.conftest import make_run
+from tnas_pipeline.cli.main import cli
+from tnas_pipeline.export.engine_export import TrtContext
+from tnas_pipeline.export.runners import OnnxrtRunner
 
 GPU = {"gpu": "Fake GPU", "compute_capability": "8.7", "cuda_binding": "fake"}
 

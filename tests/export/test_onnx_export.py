@@ -10,19 +10,19 @@ import pytest
 import torch
 from torch import nn
 
-from export.onnx_export import (
+from tests.export.conftest import small_arch
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.onnx_export import (
     OnnxFromTorch,
     opset_of,
     read_metadata,
     simplify_onnx,
     stamp,
 )
-from export.runners import OnnxrtRunner, TorchRunner
-from pipeline.errors import UserError
-from pipeline.networks import build_network
-from pipeline.networks.mixed_path import reparameterize_model
-from pipeline.runtime.onnx_graph import ONNX_OPSET
-from tests.export.conftest import small_arch
+from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
+from tnas_pipeline.networks import build_network
+from tnas_pipeline.networks.mixed_path import reparameterize_model
+from tnas_pipeline.runtime.onnx_graph import ONNX_OPSET
 
 
 def dims(value_info) -> list:

@@ -9,13 +9,13 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from export.artifacts import check_engine_compatible, run_identity
-from pipeline.cli.main import cli
-from pipeline.errors import UserError
-from pipeline.io_utils import write_json_atomic
-from pipeline.training.run_dir import RunDir
 from tests.cli.test_cli import assert_user_error
 from tests.export.conftest import make_run, small_arch
+from tnas_pipeline.cli.main import cli
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.artifacts import check_engine_compatible, run_identity
+from tnas_pipeline.io_utils import write_json_atomic
+from tnas_pipeline.training.run_dir import RunDir
 
 
 def invoke(*args):
@@ -114,10 +114,10 @@ def test_validate_help_has_examples():
 @pytest.fixture
 def this_cpu_table(tmp_path, exported):
     """A run whose own table is this CPU's, measured at its resolution (tiny, quick)."""
-    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from pipeline.latency.interleaved import RatioProtocol
-    from pipeline.latency.profiler import profile
-    from pipeline.search_space import SearchSpace
+    from tnas_pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from tnas_pipeline.latency.interleaved import RatioProtocol
+    from tnas_pipeline.latency.profiler import profile
+    from tnas_pipeline.search_space import SearchSpace
 
     run = tmp_path / "run"
     shutil.copytree(exported, run)

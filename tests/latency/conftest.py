@@ -1,8 +1,8 @@
 import pytest
 
-from pipeline.latency.backends.base import MeasureProtocol
-from pipeline.latency.interleaved import RatioProtocol
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.latency.backends.base import MeasureProtocol
+from tnas_pipeline.latency.interleaved import RatioProtocol
+from tnas_pipeline.search_space import SearchSpace
 
 TINY_SIZE = (32, 16)  # output W×H: blocks run in microseconds
 FAST = MeasureProtocol(warmup=1, repeats=3)
@@ -18,6 +18,6 @@ def tiny_space() -> SearchSpace:
 
 @pytest.fixture
 def ort_backend():
-    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from tnas_pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
 
     return OnnxRuntimeBackend(threads=1)

@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.errors import UserError
-from pipeline.latency.backends.base import MeasureProtocol
-from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
-from pipeline.latency.backends.torch_backend import TorchBackend
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.backends.base import MeasureProtocol
+from tnas_pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+from tnas_pipeline.latency.backends.torch_backend import TorchBackend
 
 
 @pytest.mark.parametrize("backend_cls", [OnnxRuntimeBackend, TorchBackend])
@@ -38,7 +38,7 @@ def test_unsupported_combinations_are_user_errors():
 
 
 def test_registry_lists_runtimes():
-    from pipeline.latency.backends import get_backend
+    from tnas_pipeline.latency.backends import get_backend
 
     with pytest.raises(UserError, match=r"known: .*ort.*torch"):
         get_backend("tflite")

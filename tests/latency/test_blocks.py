@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.errors import UserError
-from pipeline.latency.blocks import architecture_blocks, space_blocks
-from pipeline.networks import baseline_architecture
-from pipeline.search_space import DEFAULT_SPACE
 from tests.latency.conftest import TINY_SIZE
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.blocks import architecture_blocks, space_blocks
+from tnas_pipeline.networks import baseline_architecture
+from tnas_pipeline.search_space import DEFAULT_SPACE
 
 
 def test_space_blocks_are_unique_and_complete():

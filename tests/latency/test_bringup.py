@@ -6,17 +6,17 @@ import shutil
 
 import pytest
 
-from pipeline.latency import bringup
-from pipeline.latency import measure as measure_module
-from pipeline.latency.bringup import cached_path, table_for_this_cpu
-from pipeline.latency.devices import device_info, same_cpu
-from pipeline.latency.shipped import SHIPPED_ENV, shipped_table
+from tnas_pipeline.latency import bringup
+from tnas_pipeline.latency import measure as measure_module
+from tnas_pipeline.latency.bringup import cached_path, table_for_this_cpu
+from tnas_pipeline.latency.devices import device_info, same_cpu
+from tnas_pipeline.latency.shipped import SHIPPED_ENV, shipped_table
 
 
 @pytest.fixture
 def foreign(tiny_shipped, monkeypatch, tmp_path):
     """This machine as a CPU the tool has never seen, with a quick bring-up protocol."""
-    from pipeline.latency.interleaved import RatioProtocol
+    from tnas_pipeline.latency.interleaved import RatioProtocol
 
     monkeypatch.setenv(SHIPPED_ENV, str(tiny_shipped))
     monkeypatch.setenv(bringup.CACHE_ENV, str(tmp_path / "cache"))
@@ -107,7 +107,7 @@ def test_transfer_adapts_the_shipped_table_with_a_few_measurements(foreign):
 
 
 def bringup_check_networks() -> int:
-    from pipeline.latency.transfer import CHECK_NETWORKS
+    from tnas_pipeline.latency.transfer import CHECK_NETWORKS
 
     return CHECK_NETWORKS
 
@@ -125,7 +125,7 @@ def test_a_shipped_table_of_this_cpu_is_used_as_it_is(tiny_shipped, tmp_path, mo
 
 
 def test_an_unknown_bring_up_is_a_user_error(foreign):
-    from pipeline.errors import UserError
+    from tnas_pipeline.errors import UserError
 
     with pytest.raises(UserError, match="profile or transfer"):
         table_for_this_cpu(2, bring_up="guess")

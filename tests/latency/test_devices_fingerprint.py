@@ -2,8 +2,8 @@
 
 import os
 
-from pipeline.latency.devices import cpu_mismatch, device_info, fingerprint_id, same_cpu
-from pipeline.provenance import cpu_fingerprint
+from tnas_pipeline.latency.devices import cpu_mismatch, device_info, fingerprint_id, same_cpu
+from tnas_pipeline.provenance import cpu_fingerprint
 
 
 def test_same_cpu_matches():

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.latency.fidelity import fidelity, kendall_tau
+from tnas_pipeline.latency.fidelity import fidelity, kendall_tau
 
 
 def test_kendall_tau_known_values():

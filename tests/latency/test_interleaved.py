@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from pipeline.latency.interleaved import (
+from tnas_pipeline.latency.interleaved import (
     RatioProtocol,
     RatioRun,
     RatioStats,

@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.latency.blocks import architecture_blocks
-from pipeline.latency.lut import LatencyTable, encode_arch
-from pipeline.latency.model import fit_on_samples
-from pipeline.latency.roofline import estimate_table
-from pipeline.search_space import DEFAULT_SPACE
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.blocks import architecture_blocks
+from tnas_pipeline.latency.lut import LatencyTable, encode_arch
+from tnas_pipeline.latency.model import fit_on_samples
+from tnas_pipeline.latency.roofline import estimate_table
+from tnas_pipeline.search_space import DEFAULT_SPACE
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_bad_tables_are_refused(tmp_path, table, mutate, message):
 def test_other_space_or_scale_is_refused(table):
     with pytest.raises(UserError, match="x2, not x4"):
         table.require_compatible(DEFAULT_SPACE.with_scale(4))
-    from pipeline.search_space import SearchSpace
+    from tnas_pipeline.search_space import SearchSpace
 
     with pytest.raises(UserError, match="profile this search space again"):
         table.require_compatible(SearchSpace(max_cells=3))

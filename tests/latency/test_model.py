@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.latency.model import (
+from tnas_pipeline.latency.model import (
     INTERCEPT_ONLY,
     correction,
     feature_names,
@@ -11,7 +11,7 @@ from pipeline.latency.model import (
     fit_on_samples,
     fit_residual,
 )
-from pipeline.search_space import SearchSpace
+from tnas_pipeline.search_space import SearchSpace
 
 SPACE = SearchSpace(ops=("resblock3x3", "invres3x3"), widths=(8, 16), max_cells=3, channels=8)
 COST = {"resblock3x3": 0.5, "invres3x3": 0.2}

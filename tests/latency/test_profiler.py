@@ -3,11 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.latency import measure as measure_module
-from pipeline.latency.blocks import space_blocks
-from pipeline.latency.lut import LatencyTable
-from pipeline.latency.profiler import (
+from tests.latency.conftest import QUICK, TINY_SIZE
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency import measure as measure_module
+from tnas_pipeline.latency.blocks import space_blocks
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.latency.profiler import (
     check,
     measure_model_networks,
     plan_model_networks,
@@ -15,8 +16,7 @@ from pipeline.latency.profiler import (
     profile_units,
     random_networks,
 )
-from pipeline.search_space import SearchSpace
-from tests.latency.conftest import QUICK, TINY_SIZE
+from tnas_pipeline.search_space import SearchSpace
 
 
 def _profile(backend, space, out, **kw):
@@ -103,7 +103,7 @@ def test_existing_table_needs_resume_and_matching_space(tmp_path, tiny_space, or
 
 
 def test_more_model_networks_refit_the_model(tmp_path, tiny_space, ort_backend):
-    from pipeline.latency.lut import encode_arch
+    from tnas_pipeline.latency.lut import encode_arch
 
     table = _profile(ort_backend, tiny_space, tmp_path / "lut.json")
     extra = random_networks(tiny_space, 3, seed=9)
@@ -134,8 +134,8 @@ def test_the_mixed_path_space_is_profiled_folded_and_predicts_any_branch_set(tmp
     of branches is predicted as the network it folds to."""
     from dataclasses import replace
 
-    from pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from pipeline.search_space import MIXED_SPACE
+    from tnas_pipeline.latency.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from tnas_pipeline.search_space import MIXED_SPACE
 
     space = replace(MIXED_SPACE, max_cells=2, channels=8)
     table = _profile(OnnxRuntimeBackend(threads=1), space, tmp_path / "mixed.json")

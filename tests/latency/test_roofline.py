@@ -1,9 +1,9 @@
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.latency.blocks import Block
-from pipeline.latency.roofline import estimate_block_ms, estimate_table
-from pipeline.search_space import DEFAULT_SPACE
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.blocks import Block
+from tnas_pipeline.latency.roofline import estimate_block_ms, estimate_table
+from tnas_pipeline.search_space import DEFAULT_SPACE
 
 
 def _block(width, precision="fp16", op="resblock3x3"):

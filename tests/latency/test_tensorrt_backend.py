@@ -8,10 +8,10 @@ import types
 import pytest
 from torch import nn
 
-from pipeline.errors import UserError
-from pipeline.latency.backends import tensorrt_backend
-from pipeline.latency.backends.base import BACKENDS, MeasureProtocol
-from pipeline.latency.backends.tensorrt_backend import TensorRTBackend
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.backends import tensorrt_backend
+from tnas_pipeline.latency.backends.base import BACKENDS, MeasureProtocol
+from tnas_pipeline.latency.backends.tensorrt_backend import TensorRTBackend
 
 FAST = MeasureProtocol(warmup=1, repeats=3)
 
@@ -33,7 +33,7 @@ def test_construction_without_tensorrt_says_how_to_install(monkeypatch):
 
 
 def test_get_backend_trt_without_tensorrt_says_how_to_install(monkeypatch):
-    from pipeline.latency.backends import get_backend
+    from tnas_pipeline.latency.backends import get_backend
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     with pytest.raises(UserError) as err:
@@ -85,7 +85,7 @@ def test_timing_cache_is_per_gpu_and_tensorrt_version(fake_trt, monkeypatch, tmp
 def gpu_trt():
     pytest.importorskip("tensorrt", reason="TensorRT is not installed "
                         "(pip install tensorrt cuda-python, or JetPack on a Jetson)")
-    from export.trt.cuda import load_cuda
+    from tnas_pipeline.export.trt.cuda import load_cuda
 
     try:
         load_cuda().close()

@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli.main import cli
-from pipeline.data.defaults import bundled
 from tests.conftest import SHARED_DATA, needs_shared_data
+from tnas_pipeline.cli.main import cli
+from tnas_pipeline.data.defaults import bundled
 
 # Published bicubic PSNR (Y, crop = scale): Set5 / Set14 at ×2 and ×4 (REFERENCE.md).
 PUBLISHED = {2: {"Set5": 33.66, "Set14": 30.24}, 4: {"Set5": 28.42, "Set14": 26.00}}

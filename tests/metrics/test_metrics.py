@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.metrics import psnr, quantize, score_image, ssim, to_y
+from tnas_pipeline.metrics import psnr, quantize, score_image, ssim, to_y
 
 
 def test_bt601_y_of_black_white_and_gray_raw():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.networks import Architecture, Cell, Layer, baseline_architecture
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.networks import Architecture, Cell, Layer, baseline_architecture
 
 
 def test_json_round_trip(tmp_path, tiny_arch):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from pipeline.networks import BASELINES, baseline_architecture, build_network, count_complexity
+from tnas_pipeline.networks import BASELINES, baseline_architecture, build_network, count_complexity
 
 
 @pytest.mark.parametrize("name", BASELINES.names())
@@ -9,7 +9,7 @@ from pipeline.networks import BASELINES, baseline_architecture, build_network, c
 def test_every_baseline_builds_and_upscales(name, scale):
     arch = baseline_architecture(name, scale)
     model = build_network(arch)
-    assert type(model).__module__.startswith("pipeline")  # a plain module, no supernet
+    assert type(model).__module__.startswith("tnas_pipeline")  # a plain module, no supernet
     y = model(torch.rand(1, 3, 11, 13))
     assert y.shape == (1, 3, 11 * scale, 13 * scale)
     assert BASELINES.get(name).__doc__ and "20" in BASELINES.get(name).__doc__  # cites a paper year

@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from pipeline.networks import Architecture, Cell, Layer, Upsampler, build_network
+from tnas_pipeline.networks import Architecture, Cell, Layer, Upsampler, build_network
 
 
 def _arch(skip: str, up: str = "pixel_shuffle", scale: int = 3) -> Architecture:

@@ -1,8 +1,8 @@
 import pytest
 from torch import nn
 
-from pipeline.errors import UserError
-from pipeline.networks import build_network, count_complexity
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.networks import build_network, count_complexity
 
 
 class _OneConv(nn.Module):

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.networks.ecb import ECB, EdgeBranch
-from pipeline.networks.mixed_path import reparameterize_model
+from tnas_pipeline.networks.ecb import ECB, EdgeBranch
+from tnas_pipeline.networks.mixed_path import reparameterize_model
 
 
 def randomise(module: nn.Module, seed: int) -> None:
@@ -59,7 +59,7 @@ def test_the_border_is_where_bias_padding_matters():
 
 
 def test_folds_through_the_model_hook_and_is_a_registered_op():
-    from pipeline.networks.ops import OPS
+    from tnas_pipeline.networks.ops import OPS
 
     net = nn.Sequential(OPS.get("ecb").build(3, 8, None, "prelu"),
                         OPS.get("ecb").build(8, 8, None, "prelu"))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.networks import FAMILIES, Architecture, build_network, count_complexity
-from pipeline.networks.mixed_path import folded_copy
+from tnas_pipeline.networks import FAMILIES, Architecture, build_network, count_complexity
+from tnas_pipeline.networks.mixed_path import folded_copy
 
 ALL = [(name, arch) for name in FAMILIES for arch in FAMILIES.get(name).grid(2)]
 
@@ -61,8 +61,8 @@ EXPORTED = [(name, arch) for name in FAMILIES for arch in FAMILIES.get(name).gri
 
 @pytest.mark.parametrize("name, arch", EXPORTED, ids=[a.name for _, a in EXPORTED])
 def test_onnx_runtime_matches_the_folded_network(name, arch):
-    from pipeline.runtime.onnx_graph import export_onnx_bytes
-    from pipeline.runtime.ort_session import create_session
+    from tnas_pipeline.runtime.onnx_graph import export_onnx_bytes
+    from tnas_pipeline.runtime.ort_session import create_session
 
     torch.manual_seed(0)
     model = build_network(arch)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.networks.mixed_path import LinearBranch, MixedPathLayer, reparameterize_model
+from tnas_pipeline.networks.mixed_path import LinearBranch, MixedPathLayer, reparameterize_model
 
 
 def randomise_bn(module: nn.Module, seed: int, strength: float = 1.0) -> None:
@@ -95,7 +95,7 @@ def test_bad_branch_sets_are_refused():
 
 
 def mixed_architecture():
-    from pipeline.search_space import DEFAULT_SPACE
+    from tnas_pipeline.search_space import DEFAULT_SPACE
 
     return DEFAULT_SPACE.architecture(
         [[("rep3x3_1x1_id", None), ("rep1x1_id", None)], [("repid", None), ("rep3x3", None)]],
@@ -103,8 +103,8 @@ def mixed_architecture():
 
 
 def test_rep_ops_are_registered_for_every_branch_set_and_fold_to_two_ops():
-    from pipeline.networks.mixed_path import REP_OPS, folded_op
-    from pipeline.networks.ops import OPS
+    from tnas_pipeline.networks.mixed_path import REP_OPS, folded_op
+    from tnas_pipeline.networks.ops import OPS
 
     assert len(REP_OPS) == 7 and all(name in OPS.names() for name in REP_OPS)
     assert {folded_op(n) for n in REP_OPS} == {"rep3x3", "rep1x1"}
@@ -114,9 +114,9 @@ def test_rep_ops_are_registered_for_every_branch_set_and_fold_to_two_ops():
 def test_a_mixed_path_network_exports_folded_and_matches_pytorch():
     import onnxruntime as ort
 
-    from export.onnx_export import OnnxFromTorch
-    from pipeline.latency.blocks import architecture_blocks
-    from pipeline.networks import Architecture, build_network
+    from tnas_pipeline.export.onnx_export import OnnxFromTorch
+    from tnas_pipeline.latency.blocks import architecture_blocks
+    from tnas_pipeline.networks import Architecture, build_network
 
     arch = mixed_architecture()
     assert Architecture.from_dict(arch.to_dict()) == arch  # the artifact round-trips
@@ -141,8 +141,8 @@ def test_a_mixed_path_network_exports_folded_and_matches_pytorch():
 
 
 def test_complexity_counts_the_folded_network():
-    from pipeline.networks import build_network, count_complexity
-    from pipeline.search_space import DEFAULT_SPACE
+    from tnas_pipeline.networks import build_network, count_complexity
+    from tnas_pipeline.search_space import DEFAULT_SPACE
 
     many = DEFAULT_SPACE.architecture([[("rep3x3_1x1_id", None), ("rep1x1_id", None)]], 3)
     folded = DEFAULT_SPACE.architecture([[("rep3x3", None), ("rep1x1", None)]], 3)

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.networks.ops import OPS
-from pipeline.networks.rlfn import RLFB, max_pool_any_size
+from tnas_pipeline.networks.ops import OPS
+from tnas_pipeline.networks.rlfn import RLFB, max_pool_any_size
 
 
 @pytest.mark.parametrize("h, w", [(18, 18), (36, 36), (17, 23), (12, 10), (3, 3), (360, 640)])
@@ -39,8 +39,8 @@ def test_bad_channels_and_activation_are_refused():
 
 
 def test_one_dynamic_onnx_graph_serves_small_and_large_inputs():
-    from pipeline.runtime.onnx_graph import export_onnx_bytes
-    from pipeline.runtime.ort_session import create_session
+    from tnas_pipeline.runtime.onnx_graph import export_onnx_bytes
+    from tnas_pipeline.runtime.ort_session import create_session
 
     torch.manual_seed(0)
     block = RLFB(8).eval()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.search.supernet import ArchParams, one_hot_weights  # noqa: F401 (tests import it)
-from pipeline.search_space import DEFAULT_SPACE, SearchSpace
+from tnas_pipeline.search.supernet import ArchParams, one_hot_weights  # noqa: F401 (tests import it)
+from tnas_pipeline.search_space import DEFAULT_SPACE, SearchSpace
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ import copy
 
 import pytest
 
-from pipeline.latency.shipped import resolve_profile
-from pipeline.search.device_check import (
+from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.search.device_check import (
     MEASURED_WINDOW,
     OnDevice,
     device_here_reason,
     refit_on_device,
 )
-from pipeline.search.fit import FitResult
+from tnas_pipeline.search.fit import FitResult
 
 
 def fake_fit(pred: float, tag: int) -> FitResult:
@@ -84,8 +84,8 @@ def test_of_several_inside_the_one_nearest_the_middle_is_kept():
 
 
 def test_the_uncertainty_of_several_sessions():
-    from pipeline.latency.interleaved import RatioRun, combine
-    from pipeline.search.device_check import uncertainty
+    from tnas_pipeline.latency.interleaved import RatioRun, combine
+    from tnas_pipeline.search.device_check import uncertainty
 
     agree = combine([RatioRun(2.0, 0.04, 12, 0, 0), RatioRun(2.0, 0.02, 12, 0, 0)])
     assert uncertainty(agree) == pytest.approx((0.04**2 + 0.02**2) ** 0.5 / 2)

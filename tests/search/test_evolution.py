@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from pipeline.latency.roofline import estimate_table
-from pipeline.search.config import SearchConfig
-from pipeline.search.evolution import (
+from tnas_pipeline.latency.roofline import estimate_table
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.evolution import (
     abs_reference,
     lowest,
     next_active,
@@ -20,9 +20,9 @@ from pipeline.search.evolution import (
     round_config,
     transfer,
 )
-from pipeline.search.run import run_search
-from pipeline.search.searcher import Searcher
-from pipeline.search_space import POOL_SPACE
+from tnas_pipeline.search.run import run_search
+from tnas_pipeline.search.searcher import Searcher
+from tnas_pipeline.search_space import POOL_SPACE
 
 POOL = replace(POOL_SPACE, max_cells=2, widths=(4, 8), channels=8)
 

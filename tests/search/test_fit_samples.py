@@ -3,8 +3,8 @@ networks."""
 
 import pytest
 
-from pipeline.latency.shipped import resolve_profile
-from pipeline.search.fit_samples import fit_outputs
+from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.search.fit_samples import fit_outputs
 
 
 @pytest.mark.parametrize("space", ["default", "mixed"])

@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.latency.shipped import resolve_profile
-from pipeline.networks.complexity import count_complexity
-from pipeline.search.derive import Choice
-from pipeline.search.latency_term import (
+from tests.search.conftest import one_hot_weights, random_cells
+from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.networks.complexity import count_complexity
+from tnas_pipeline.search.derive import Choice
+from tnas_pipeline.search.latency_term import (
     BudgetPenalty,
     latency_costs,
     mult_add_costs,
     param_costs,
 )
-from pipeline.search.supernet import ArchParams
-from tests.search.conftest import one_hot_weights, random_cells
+from tnas_pipeline.search.supernet import ArchParams
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_one_hot_expectation_is_the_linear_calibration_of_the_lut_sum(lut, seed)
     # Parameters and Mult-Adds have the same form and agree with the network's own count.
     params = param_costs(space).discrete([list(c) for c in cells[:depth]], k, space)
     madds = mult_add_costs(space, (1280, 720)).discrete([list(c) for c in cells[:depth]], k, space)
-    c = count_complexity(__import__("pipeline.networks", fromlist=["build_network"])
+    c = count_complexity(__import__("tnas_pipeline.networks", fromlist=["build_network"])
                          .build_network(arch), 2, (1280, 720))
     assert params == c.params
     assert madds == pytest.approx(c.mult_adds, rel=0.02)  # biases are not Mult-Adds

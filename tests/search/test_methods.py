@@ -2,12 +2,12 @@
 
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.search.config import SearchConfig
-from pipeline.search.methods import MIXED_PATH, SEARCH_METHODS
-from pipeline.search.mixed_path_searcher import MixedPathSearcher
-from pipeline.search.relaxations import RELAXATIONS
-from pipeline.search.searcher import Searcher
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.methods import MIXED_PATH, SEARCH_METHODS
+from tnas_pipeline.search.mixed_path_searcher import MixedPathSearcher
+from tnas_pipeline.search.relaxations import RELAXATIONS
+from tnas_pipeline.search.searcher import Searcher
 
 
 def test_every_relaxation_and_the_mixed_path_search_is_a_method():

@@ -15,11 +15,12 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.latency.roofline import estimate_table
-from pipeline.networks import build_network
-from pipeline.networks.mixed_path import LINEAR_BRANCHES, REP_OPS, reparameterize_model
-from pipeline.search.config import SearchConfig
-from pipeline.search.mixed_path_search import (
+from tests.networks.test_mixed_path import randomise_bn
+from tnas_pipeline.latency.roofline import estimate_table
+from tnas_pipeline.networks import build_network
+from tnas_pipeline.networks.mixed_path import LINEAR_BRANCHES, REP_OPS, reparameterize_model
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.mixed_path_search import (
     MixedChoice,
     MixedCosts,
     MixedSupernet,
@@ -28,11 +29,10 @@ from pipeline.search.mixed_path_search import (
     kept_choice,
     last_kept,
 )
-from pipeline.search.mixed_path_searcher import MixedPathSearcher
-from pipeline.search.run import run_search
-from pipeline.search.sparse_group_lasso import SGLWeights, prox_sgl
-from pipeline.search_space import MIXED_SPACE
-from tests.networks.test_mixed_path import randomise_bn
+from tnas_pipeline.search.mixed_path_searcher import MixedPathSearcher
+from tnas_pipeline.search.run import run_search
+from tnas_pipeline.search.sparse_group_lasso import SGLWeights, prox_sgl
+from tnas_pipeline.search_space import MIXED_SPACE
 
 SMALL = replace(MIXED_SPACE, max_cells=3, channels=8)
 
@@ -239,7 +239,7 @@ def test_the_derived_network_computes_what_the_supernet_path_computed():
 
 def test_a_mixed_path_search_run_derives_fine_tunes_and_exports_folded(tmp_path, image_folder,
                                                                        table):
-    from export.exporter import ExportRequest, export_run
+    from tnas_pipeline.export.exporter import ExportRequest, export_run
 
     lo, hi = table.reachable_range()
     cfg = SearchConfig(budget_ms=float(lo + 0.4 * (hi - lo)), lut=str(table.path),

@@ -3,10 +3,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pipeline.latency.shipped import shipped_table
-from pipeline.search.budget import prediction_window
-from pipeline.search.random_choice import fitted_random_architecture, random_choice
-from pipeline.search_space import MIXED_SPACE
+from tnas_pipeline.latency.shipped import shipped_table
+from tnas_pipeline.search.budget import prediction_window
+from tnas_pipeline.search.random_choice import fitted_random_architecture, random_choice
+from tnas_pipeline.search_space import MIXED_SPACE
 
 
 def test_random_choices_cover_the_space_uniformly(default_space):

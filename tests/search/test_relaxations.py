@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from pipeline.errors import UserError
-from pipeline.search.relaxations import (
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.search.relaxations import (
     RELAXATIONS,
     depth_to_path,
     path_to_depth,

@@ -10,12 +10,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from pipeline.cli.main import cli
-from pipeline.latency.shipped import resolve_profile
-from pipeline.networks import Architecture
-from pipeline.search.config import SearchConfig
-from pipeline.search.run import run_search
 from tests.cli.test_cli import assert_user_error
+from tnas_pipeline.cli.main import cli
+from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.networks import Architecture
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.run import run_search
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 def unseen_cpu(tiny_shipped, monkeypatch):
     """Searches with --device cpu run on a CPU the shipped (tiny, 128×72) table was not measured
     on: the first brings this CPU up into the session's cache, the rest reuse it."""
-    from pipeline.latency.shipped import SHIPPED_ENV
+    from tnas_pipeline.latency.shipped import SHIPPED_ENV
 
     monkeypatch.setenv(SHIPPED_ENV, str(tiny_shipped))
 
@@ -69,7 +69,7 @@ def test_search_writes_a_complete_run(searched):
     point = traj["points"][-1]
     assert {"depth", "ops", "widths", "upsampler", "latency_ms", "lam", "radius"} <= set(point)
     # The run's architecture is predicted by the LUT as the search says.
-    from pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.shipped import resolve_profile
 
     arch = Architecture.load(out / "arch.json")
     assert resolve_profile("cpu").predict_ms(arch) == pytest.approx(summary["predicted_ms"])
@@ -103,7 +103,7 @@ def test_same_seed_same_architecture(tmp_path, image_folder):
 
 
 def test_interrupted_search_resumes(tmp_path, image_folder, monkeypatch):
-    from pipeline.search import searcher as S
+    from tnas_pipeline.search import searcher as S
 
     out = tmp_path / "run"
     calls = {"n": 0}
@@ -191,7 +191,7 @@ def test_torchrun_two_processes(tmp_path, image_folder):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "pipeline.cli.main", *search_args(image_folder, out)]
+           "-m", "tnas_pipeline.cli.main", *search_args(image_folder, out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)

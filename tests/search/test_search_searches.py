@@ -17,15 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import pipeline.search.searcher as searcher_module
-from pipeline.networks.architecture import Architecture
-from pipeline.networks.builder import anchor
-from pipeline.networks.ops import OPS
-from pipeline.search.config import SearchConfig
-from pipeline.search.latency_term import CostTables
-from pipeline.search.searcher import Searcher
-from pipeline.search.supernet import ArchParams
-from pipeline.search_space import SearchSpace
+import tnas_pipeline.search.searcher as searcher_module
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import anchor
+from tnas_pipeline.networks.ops import OPS
+from tnas_pipeline.search.config import SearchConfig
+from tnas_pipeline.search.latency_term import CostTables
+from tnas_pipeline.search.searcher import Searcher
+from tnas_pipeline.search.supernet import ArchParams
+from tnas_pipeline.search_space import SearchSpace
 
 
 @dataclass

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.training import distributed as D
-from pipeline.training.budgeted_loop import TrainingInterrupted, fraction, run_budgeted
+from tnas_pipeline.training import distributed as D
+from tnas_pipeline.training.budgeted_loop import TrainingInterrupted, fraction, run_budgeted
 
 
 class Owner:

@@ -16,7 +16,7 @@ def test_torchrun_two_processes(tmp_path, image_folder, tiny_arch):
     tiny_arch.save(tmp_path / "arch.json")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "pipeline.cli.main", "train", str(tmp_path / "arch.json"), "--data",
+           "-m", "tnas_pipeline.cli.main", "train", str(tmp_path / "arch.json"), "--data",
            str(image_folder), "--val-data", str(image_folder), "--iters", "6", "--val-every", "3",
            "--batch-size", "2", "--patch-size", "16", "--threads", "1", "--no-progress",
            "-o", str(tmp_path / "run")]

@@ -6,11 +6,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pipeline.errors import UserError
-from pipeline.training.config import TrainConfig
-from pipeline.training.run_dir import RunDir
-from pipeline.training.schedule import cosine_lr
-from pipeline.training.trainer import Trainer, TrainingInterrupted, train
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.training.config import TrainConfig
+from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.training.schedule import cosine_lr
+from tnas_pipeline.training.trainer import Trainer, TrainingInterrupted, train
 
 
 def _cfg(folder, **kw):

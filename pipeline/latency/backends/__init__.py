@@ -1,5 +1,10 @@
 """Latency backends behind one interface, in a registry; heavy imports happen inside each."""
 
-from pipeline.latency.backends.base import BACKENDS, LatencyBackend, MeasureProtocol, get_backend
+from tnas_pipeline.latency.backends.base import (
+    BACKENDS,
+    LatencyBackend,
+    MeasureProtocol,
+    get_backend,
+)
 
 __all__ = ["BACKENDS", "LatencyBackend", "MeasureProtocol", "get_backend"]

@@ -2,7 +2,7 @@
 
 A backend times one ``torch.nn.Module`` at one static input shape the way its runtime executes it
 in deployment (ONNX Runtime and TensorRT run the module's ONNX export from
-:mod:`pipeline.runtime.onnx_graph`, the graph ``export`` ships, so their optimisers fuse conv +
+:mod:`tnas_pipeline.runtime.onnx_graph`, the graph ``export`` ships, so their optimisers fuse conv +
 activation + residual add as they would in the full network). It does so in two steps, so that
 one graph can be timed in several fresh sessions without exporting or building it again:
 
@@ -11,8 +11,8 @@ one graph can be timed in several fresh sessions without exporting or building i
 * :meth:`LatencyBackend.open` loads it into a fresh session and yields a timer, a callable that
   runs once and returns milliseconds.
 
-:func:`pipeline.latency.measure.measure_ratio` times a prepared target against a prepared
-reference network in interleaved pairs (:mod:`pipeline.latency.interleaved`);
+:func:`tnas_pipeline.latency.measure.measure_ratio` times a prepared target against a prepared
+reference network in interleaved pairs (:mod:`tnas_pipeline.latency.interleaved`);
 :meth:`LatencyBackend.measure` is a plain warm-up-then-repeat timing, for quick looks.
 """
 
@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import UserError
-from pipeline.latency.stats import TimingStats
-from pipeline.registry import Registry
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.stats import TimingStats
+from tnas_pipeline.registry import Registry
 
 Timer = Callable[[], float]
 
@@ -103,9 +103,9 @@ BACKENDS: Registry[Callable[..., LatencyBackend]] = Registry("latency runtime")
 # Where each runtime's backend lives; its module is imported only when that runtime is asked
 # for, so that a missing optional dependency (TensorRT) bothers no one who does not use it.
 _BACKEND_MODULES = {
-    "ort": "pipeline.latency.backends.onnxruntime_backend",
-    "torch": "pipeline.latency.backends.torch_backend",
-    "trt": "pipeline.latency.backends.tensorrt_backend",
+    "ort": "tnas_pipeline.latency.backends.onnxruntime_backend",
+    "torch": "tnas_pipeline.latency.backends.torch_backend",
+    "trt": "tnas_pipeline.latency.backends.tensorrt_backend",
 }
 RUNTIME_KEYS = {"onnxruntime": "ort", "torch": "torch", "tensorrt": "trt"}
 

@@ -1,9 +1,9 @@
 """ONNX Runtime backend: the module's ONNX export in this project's one session configuration.
 
-Sessions come from :func:`pipeline.runtime.ort_session.create_session` (full graph optimisation,
-fixed intra-op threads, spin-waiting off), the same builder ``validate``, ``upscale`` and the
-benchmarks use; the CUDA provider is used for ``device="cuda"`` when the installed onnxruntime
-has it. Latency is host wall time of ``run_with_iobinding`` with pre-bound buffers, the
+Sessions come from :func:`tnas_pipeline.runtime.ort_session.create_session` (full graph
+optimisation, fixed intra-op threads, spin-waiting off), the same builder ``validate``, ``upscale``
+and the benchmarks use; the CUDA provider is used for ``device="cuda"`` when the installed
+onnxruntime has it. Latency is host wall time of ``run_with_iobinding`` with pre-bound buffers, the
 deployment metric for CPUs; on the CPU the measuring thread is pinned to fixed cores.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import UserError
-from pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
-from pipeline.runtime import ort_session
-from pipeline.runtime.onnx_graph import export_onnx_bytes
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
+from tnas_pipeline.runtime import ort_session
+from tnas_pipeline.runtime.onnx_graph import export_onnx_bytes
 
 
 @BACKENDS.register("ort")

@@ -1,12 +1,12 @@
 """TensorRT backend: each block's ONNX export, built as a strongly typed engine, timed on the GPU.
 
 The deployment runtime of NVIDIA GPUs and Jetsons: the block is exported by
-:mod:`pipeline.runtime.onnx_graph` in FP32 or FP16 (FP16 inside with FP32 input and output, the
+:mod:`tnas_pipeline.runtime.onnx_graph` in FP32 or FP16 (FP16 inside with FP32 input and output, the
 graph ``export`` ships; strong typing takes the precision from the ONNX types, the path that
 works on TensorRT 10.x and 11.x), built with one profile at min = opt = max = the block's input
 shape (tactics are tuned at ``opt``), with a timing cache per GPU model and TensorRT version so
 rebuilds pick the same kernels, and timed with CUDA events around ``execute_async_v3`` on a
-non-default stream (:class:`export.trt.runner.TrtRunner`).
+non-default stream (:class:`tnas_pipeline.export.trt.runner.TrtRunner`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
-from export.trt.availability import require_tensorrt
-from export.trt.cuda import gpu_info
-from export.trt.engine import build_engine, timing_cache_name
-from export.trt.runner import TrtRunner
-from pipeline.errors import UserError
-from pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
-from pipeline.runtime.onnx_graph import INPUT, export_onnx_bytes
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.export.trt.availability import require_tensorrt
+from tnas_pipeline.export.trt.cuda import gpu_info
+from tnas_pipeline.export.trt.engine import build_engine, timing_cache_name
+from tnas_pipeline.export.trt.runner import TrtRunner
+from tnas_pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
+from tnas_pipeline.runtime.onnx_graph import INPUT, export_onnx_bytes
 
 ONNX_INPUT = INPUT
 PRECISIONS = ("fp32", "fp16")

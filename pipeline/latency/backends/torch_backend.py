@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import UserError
-from pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
+from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
 
 
 @BACKENDS.register("torch")
@@ -37,7 +37,7 @@ class TorchBackend(LatencyBackend):
         self.torch_device = torch.device("cuda" if device != "cpu" else "cpu")
 
     def prepare(self, module: torch.nn.Module, input_shape: tuple[int, ...]) -> torch.nn.Module:
-        from pipeline.networks.mixed_path import folded_copy
+        from tnas_pipeline.networks.mixed_path import folded_copy
 
         return folded_copy(module.eval()).to(self.torch_device, self.dtype)
 
