@@ -198,7 +198,7 @@ def train_config(arch_source: str, data: dict[str, Any], args: argparse.Namespac
 
 
 def train_from_scratch(arch, run: Path, data, args, seed: int) -> dict[str, Any]:
-    from tnas_pipeline.training.run_dir import RunDir
+    from tnas_pipeline.run_dir import RunDir
     from tnas_pipeline.training.trainer import train
 
     rd = RunDir(run)

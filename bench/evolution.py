@@ -32,9 +32,9 @@ from bench.search_budgets import measure_ms, searched_and_validated
 from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 from tnas_pipeline.latency.devices import cpu_mismatch
 from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.run_dir import RunDir
 from tnas_pipeline.search.config import SearchConfig
 from tnas_pipeline.search_space import DEFAULT_SPACE
-from tnas_pipeline.training.run_dir import RunDir
 
 
 def main() -> None:

@@ -38,8 +38,8 @@ from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 from tnas_pipeline.latency.devices import cpu_mismatch
 from tnas_pipeline.latency.shipped import resolve_profile
 from tnas_pipeline.networks.mixed_path import REP_OPS
+from tnas_pipeline.run_dir import RunDir
 from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.training.run_dir import RunDir
 
 
 def branch_counts(arch: dict) -> str:

@@ -44,10 +44,10 @@ from tnas_pipeline.latency.devices import cpu_mismatch
 from tnas_pipeline.latency.shipped import resolve_profile
 from tnas_pipeline.networks import BASELINES, baseline_architecture, build_network
 from tnas_pipeline.networks.complexity import lr_size
+from tnas_pipeline.run_dir import RunDir
 from tnas_pipeline.search.config import SearchConfig
 from tnas_pipeline.search.run import run_search
 from tnas_pipeline.training.config import TrainConfig
-from tnas_pipeline.training.run_dir import RunDir
 from tnas_pipeline.training.trainer import train
 
 

@@ -1,11 +1,9 @@
-"""Which run an artifact belongs to, and whether an engine may run on this machine.
+"""TensorRT engine files and their manifests, and whether an engine may run on this machine.
 
-An exported file carries the SHA-256 of its run's ``arch.json`` and ``weights.safetensors``:
-ONNX files in their ``metadata_props``, TensorRT engines in a manifest next to them
-(``model.engine.json``). ``validate`` refuses an artifact whose hashes are not its run's (another
-run, or the run retrained since the export), and an engine built by another TensorRT version or
-for another GPU model, which TensorRT could not deserialize or would run with tactics tuned for
-a different device.
+An engine's manifest (``model.engine.json``) holds its run's hashes
+(:func:`tnas_pipeline.run_dir.run_identity`). ``validate`` refuses an engine built by another
+TensorRT version or for another GPU model, which TensorRT could not deserialize or would run with
+tactics tuned for a different device.
 """
 
 from __future__ import annotations
@@ -14,32 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.io_utils import atomic_path, file_sha256, read_json_file, write_json_atomic
-from tnas_pipeline.training.run_dir import RunDir
-
-ARCH_KEY, WEIGHTS_KEY = "tnas.arch_sha256", "tnas.weights_sha256"
-
-
-def run_identity(run: RunDir) -> dict[str, str]:
-    """The hashes that tie an artifact to ``run``: its architecture and its weights."""
-    run.require(run.arch, run.weights)
-    return {ARCH_KEY: file_sha256(run.arch), WEIGHTS_KEY: file_sha256(run.weights)}
-
-
-def check_identity(found: dict[str, Any], run: RunDir, artifact: Path) -> None:
-    """Raise a :class:`UserError` unless ``found`` holds ``run``'s architecture and weights."""
-    if ARCH_KEY not in found or WEIGHTS_KEY not in found:
-        raise UserError(f"{artifact}: not exported by `tnas-pipeline export` (no run hashes in "
-                        f"it); export it with `tnas-pipeline export --run {run.path}`")
-    expected = run_identity(run)
-    if found[ARCH_KEY] != expected[ARCH_KEY]:
-        raise UserError(f"{artifact} was exported from another run (its architecture differs "
-                        f"from {run.arch}); pass the run it came from, or re-export with "
-                        f"`tnas-pipeline export --run {run.path}`")
-    if found[WEIGHTS_KEY] != expected[WEIGHTS_KEY]:
-        raise UserError(f"{artifact} holds other weights than {run.weights} (another run, or the "
-                        f"run was trained further since the export); re-export with "
-                        f"`tnas-pipeline export --run {run.path}`")
+from tnas_pipeline.io_utils import atomic_path, read_json_file, write_json_atomic
 
 
 def engine_manifest_path(engine: Path) -> Path:

@@ -24,7 +24,6 @@ import numpy as np
 
 from tnas_pipeline.data.defaults import default_val_folders
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.artifacts import run_identity
 from tnas_pipeline.export.comparator import Comparator
 from tnas_pipeline.export.image_parity import image_parity
 from tnas_pipeline.export.onnx_export import (
@@ -39,7 +38,7 @@ from tnas_pipeline.export.tolerances import parity_checks
 from tnas_pipeline.io_utils import file_sha256, write_json_atomic
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.provenance import provenance
-from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.run_dir import RunDir, run_identity
 
 FORMATS = ("onnx", "trt")
 DEFAULT_OUTPUT_SIZE = (1280, 720)

@@ -32,7 +32,7 @@ import numpy as np
 
 from tnas_pipeline.data.defaults import default_eval_folders
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.artifacts import check_identity, read_engine_manifest, run_identity
+from tnas_pipeline.export.artifacts import read_engine_manifest
 from tnas_pipeline.export.image_parity import image_parity
 from tnas_pipeline.export.onnx_export import read_metadata
 from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
@@ -43,7 +43,7 @@ from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.provenance import provenance
-from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.run_dir import RunDir, check_identity, run_identity
 
 PREDICTION_TOLERANCE = 0.10
 BUDGET_USE_FLOOR = 0.85  # under this share of the budget, the network leaves budget unused

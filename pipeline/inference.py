@@ -122,7 +122,7 @@ def load_upscaler(source: str | Path | None, bicubic: bool = False, scale: int |
     if path.is_file() and path.suffix.lower() == ".onnx":
         up: Upscaler = OnnxUpscaler(path, tile=tile, overlap=overlap)
     elif path.is_dir():
-        from tnas_pipeline.training.run_dir import RunDir
+        from tnas_pipeline.run_dir import RunDir
 
         arch, model = RunDir(path).load_model()
         up = TorchUpscaler(model, arch.scale, device, tile, overlap,

@@ -77,8 +77,8 @@ def train(model, scale, data, val_data, iters, minutes, val_every, batch_size, p
     """
     from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
     from tnas_pipeline.networks import Architecture
+    from tnas_pipeline.run_dir import RunDir
     from tnas_pipeline.training.config import TrainConfig
-    from tnas_pipeline.training.run_dir import RunDir
     from tnas_pipeline.training.trainer import train as run_training
 
     if resume:

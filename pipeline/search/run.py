@@ -29,6 +29,7 @@ from tnas_pipeline.latency.devices import cpu_mismatch
 from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.provenance import provenance
+from tnas_pipeline.run_dir import RunDir
 from tnas_pipeline.search.config import SearchConfig
 from tnas_pipeline.search.evolution import evolve, round_config
 from tnas_pipeline.search.fit_and_check import fit_and_check
@@ -36,7 +37,6 @@ from tnas_pipeline.search.methods import SEARCH_METHODS
 from tnas_pipeline.search.searcher import SearchDir, Searcher
 from tnas_pipeline.training import distributed as D
 from tnas_pipeline.training.config import TrainConfig
-from tnas_pipeline.training.run_dir import RunDir
 from tnas_pipeline.training.trainer import train
 
 

@@ -25,6 +25,7 @@ from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import build_network
 from tnas_pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE, count_complexity
 from tnas_pipeline.provenance import provenance
+from tnas_pipeline.run_dir import RunDir
 from tnas_pipeline.training import distributed as D
 from tnas_pipeline.training.budgeted_loop import (  # noqa: F401 (the trainer's public names)
     TrainingInterrupted,
@@ -33,7 +34,6 @@ from tnas_pipeline.training.budgeted_loop import (  # noqa: F401 (the trainer's 
     run_budgeted,
 )
 from tnas_pipeline.training.config import TrainConfig
-from tnas_pipeline.training.run_dir import RunDir
 from tnas_pipeline.training.schedule import cosine_lr
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tnas_pipeline.networks import Architecture, Cell, Layer, Upsampler, build_network
-from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.run_dir import RunDir
 
 
 def small_arch(global_skip: str = "none") -> Architecture:

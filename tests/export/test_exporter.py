@@ -13,7 +13,7 @@ from tests.cli.test_cli import assert_user_error
 from tests.export.conftest import make_run, small_arch
 from tnas_pipeline.cli.main import cli
 from tnas_pipeline.export.tolerances import MAX_ABS_DIFF, PSNR_DELTA_DB
-from tnas_pipeline.training.run_dir import RunDir
+from tnas_pipeline.run_dir import RunDir
 
 
 def invoke(*args):

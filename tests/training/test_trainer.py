@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from tnas_pipeline.errors import UserError
+from tnas_pipeline.run_dir import RunDir
 from tnas_pipeline.training.config import TrainConfig
-from tnas_pipeline.training.run_dir import RunDir
 from tnas_pipeline.training.schedule import cosine_lr
 from tnas_pipeline.training.trainer import Trainer, TrainingInterrupted, train
 

@@ -1,4 +1,5 @@
-"""The self-describing run directory that training (and later search) writes.
+"""The self-describing run directory that training, search and export write, and the hashes that
+tie an exported artifact to its run.
 
 ::
 
@@ -9,6 +10,11 @@
       config.json         the training configuration (what --resume continues)
       command.json        command line, date, machine, library versions
       checkpoint.pt       model + optimiser + sampler state for --resume (tensors and plain data)
+
+An exported file carries the SHA-256 of its run's ``arch.json`` and ``weights.safetensors``
+(ONNX files in their ``metadata_props``, TensorRT engines in a manifest next to them);
+``validate`` refuses an artifact whose hashes are not its run's (another run, or the run retrained
+since the export).
 
 Every file is written atomically. Weights load through safetensors and the checkpoint through
 ``torch.load(weights_only=True)``: nothing user-supplied is unpickled.
@@ -23,7 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.io_utils import atomic_path, read_json_file
+from tnas_pipeline.io_utils import atomic_path, file_sha256, read_json_file
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import SRNetwork, build_network
 
@@ -104,3 +110,28 @@ class RunDir:
                 f"{self.checkpoint}: corrupt checkpoint ({type(exc).__name__}); "
                 "start a new run instead of --resume"
             ) from None
+
+
+ARCH_KEY, WEIGHTS_KEY = "tnas.arch_sha256", "tnas.weights_sha256"
+
+
+def run_identity(run: RunDir) -> dict[str, str]:
+    """The hashes that tie an artifact to ``run``: its architecture and its weights."""
+    run.require(run.arch, run.weights)
+    return {ARCH_KEY: file_sha256(run.arch), WEIGHTS_KEY: file_sha256(run.weights)}
+
+
+def check_identity(found: dict[str, Any], run: RunDir, artifact: Path) -> None:
+    """Raise a :class:`UserError` unless ``found`` holds ``run``'s architecture and weights."""
+    if ARCH_KEY not in found or WEIGHTS_KEY not in found:
+        raise UserError(f"{artifact}: not exported by `tnas-pipeline export` (no run hashes in "
+                        f"it); export it with `tnas-pipeline export --run {run.path}`")
+    expected = run_identity(run)
+    if found[ARCH_KEY] != expected[ARCH_KEY]:
+        raise UserError(f"{artifact} was exported from another run (its architecture differs "
+                        f"from {run.arch}); pass the run it came from, or re-export with "
+                        f"`tnas-pipeline export --run {run.path}`")
+    if found[WEIGHTS_KEY] != expected[WEIGHTS_KEY]:
+        raise UserError(f"{artifact} holds other weights than {run.weights} (another run, or the "
+                        f"run was trained further since the export); re-export with "
+                        f"`tnas-pipeline export --run {run.path}`")
