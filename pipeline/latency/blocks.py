@@ -19,8 +19,8 @@ from tnas_pipeline.errors import UserError
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import anchor
 from tnas_pipeline.networks.complexity import lr_size
-from tnas_pipeline.networks.mixed_path import folded_op
 from tnas_pipeline.networks.ops import OPS
+from tnas_pipeline.networks.reparam import folded_op
 from tnas_pipeline.search_space import SearchSpace
 
 

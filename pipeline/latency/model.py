@@ -53,7 +53,7 @@ def features(space: SearchSpace, arch: Architecture, parts: dict[str, float],
              raw: float) -> np.ndarray:
     """``x(arch)`` (module docstring). ``parts`` maps each op (and ``"fixed"``) to its summed
     entries in ``arch``; ``raw`` is ΣLUT."""
-    from tnas_pipeline.networks.mixed_path import folded_op
+    from tnas_pipeline.networks.reparam import folded_op
 
     ops = [folded_op(op) for op in layer_ops(arch)]
     n = len(ops)

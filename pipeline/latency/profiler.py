@@ -87,7 +87,7 @@ def profile_units(space: SearchSpace, output_size: tuple[int, int], precision: s
     """The units a profile measures, and the blocks whose entries they give. With a searched
     trunk, every trunk width ``c`` has its own head, bases (head → upsampler k → skip) and op
     pairs; the reference network is the ``channels`` trunk's base at the largest kernel."""
-    from tnas_pipeline.networks.mixed_path import folded_op
+    from tnas_pipeline.networks.reparam import folded_op
 
     w, h = lr_size(output_size, space.scale)
     shape = (1, 3, h, w)

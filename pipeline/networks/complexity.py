@@ -47,7 +47,7 @@ def count_complexity(
     A network with re-parameterisable layers is counted as deployed: folded (on a copy)."""
     import copy
 
-    from tnas_pipeline.networks.mixed_path import folded_copy
+    from tnas_pipeline.networks.reparam import folded_copy
 
     model = folded_copy(model)
     params = sum(p.numel() for p in model.parameters())

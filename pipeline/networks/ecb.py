@@ -21,8 +21,8 @@ zero is its bias) without writing into a tensor, so the training graph stays pla
 is exact at every pixel, borders included.
 
 :meth:`ECB.reparameterize` replaces the branches by that one conv in place; export, the latency
-backends and the complexity count fold through it (:func:`~tnas_pipeline.networks.mixed_path.\
-reparameterize_model`).
+backends and the complexity count fold through it
+(:func:`tnas_pipeline.networks.reparam.reparameterize_model`).
 """
 
 from __future__ import annotations
@@ -31,23 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tnas_pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec, conv_from
+from tnas_pipeline.networks.layers import ACTIVATIONS
+from tnas_pipeline.networks.reparam import conv_from, fold_pointwise_then
 
 # The masks of ECBSR's SeqConv3x3, as [row][column] of a cross-correlation kernel.
 SOBEL_X = ((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0))
 SOBEL_Y = ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0))
 LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
 DEPTH_MULTIPLIER = 2
-
-
-def fold_pointwise_then(conv1x1: nn.Conv2d, w2: torch.Tensor, b2: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A 1×1 conv followed by a dense 3×3 stage (weight ``w2`` ``[cout, mid, 3, 3]``, bias
-    ``b2``), run on an input already zero-padded by one pixel (so the 3×3 sees the 1×1's bias at
-    the border, the condition for an exact fold), as the (weight ``[cout, cin, 3, 3]``, bias
-    ``[cout]``) of the one equivalent padded conv."""
-    w1, b1 = conv1x1.weight[:, :, 0, 0], conv1x1.bias
-    return torch.einsum("omhw,mi->oihw", w2, w1), b2 + torch.einsum("omhw,m->o", w2, b1)
 
 
 class ExpandBranch(nn.Module):
@@ -144,6 +135,3 @@ class ECB(nn.Module):
         self.fused = conv_from(*self.folded())
         del self.conv3x3
         del self.branches
-
-
-OPS.add("ecb", OpSpec(lambda i, o, w, a: ECB(i, o, a, with_idt=False), uses_width=False))

@@ -25,25 +25,22 @@ Like the other block ops of the space, the layer adds its input to its output
 out of the network; the folded layer is one conv, its activation and the add.
 
 :meth:`MixedPathLayer.reparameterize` replaces the branches by that conv in place;
-:func:`reparameterize_model` folds every such layer of a network (export and the latency
-profiler call it, so what is measured and deployed is the folded network). Every non-empty set
-of branches is a registered op (``rep3x3_1x1_id``, ``rep1x1``, ``repid``, …), and
-:func:`folded_op` names the op a set folds to, which is what a latency table keys on.
+:func:`tnas_pipeline.networks.reparam.reparameterize_model` folds every such layer of a network.
+Every non-empty set of branches is a registered op (``rep3x3_1x1_id``, ``rep1x1``, ``repid``, …;
+:data:`tnas_pipeline.networks.reparam.REP_OPS`), and
+:func:`tnas_pipeline.networks.reparam.folded_op` names the op a set folds to.
 """
 
 from __future__ import annotations
 
-import copy
-from itertools import combinations
-
 import torch
 from torch import nn
 
-from tnas_pipeline.networks.ops import ACTIVATIONS, OPS, OpSpec, conv_from
+from tnas_pipeline.networks.layers import ACTIVATIONS
+from tnas_pipeline.networks.reparam import LINEAR_BRANCHES, conv_from
 
-LINEAR_BRANCHES = ("conv3x3", "conv1x1", "identity")
 _KERNEL = {"conv3x3": 3, "conv1x1": 1, "identity": 1}
-_SHORT = {"conv3x3": "3x3", "conv1x1": "1x1", "identity": "id"}
+
 
 
 class LinearBranch(nn.Module):
@@ -132,66 +129,3 @@ class MixedPathLayer(nn.Module):
         bias = sum(a * b for a, (_, b) in zip(self.alphas, parts, strict=True))
         self.fused = conv_from(weight, bias)
         del self.branches
-
-
-def rep_op_name(branches: tuple[str, ...]) -> str:
-    """The registered op of a set of branches, in :data:`LINEAR_BRANCHES` order."""
-    kept = [b for b in LINEAR_BRANCHES if b in branches]
-    return "rep" + "_".join(_SHORT[b] for b in kept)
-
-
-REP_OPS: dict[str, tuple[str, ...]] = {
-    rep_op_name(c): c for n in range(1, len(LINEAR_BRANCHES) + 1)
-    for c in combinations(LINEAR_BRANCHES, n)}
-
-
-def folded_op(op: str) -> str:
-    """The op a re-parameterisable op is deployed as: a mixed-path branch set folds to ``rep3x3``
-    or ``rep1x1``, an ECB to a 3×3 conv; other ops unchanged."""
-    if op == "ecb":
-        return "conv3x3"
-    branches = REP_OPS.get(op)
-    if branches is None:
-        return op
-    return "rep3x3" if "conv3x3" in branches else "rep1x1"
-
-
-def _rep_builder(branches: tuple[str, ...]):
-    def build(cin: int, cout: int, width: int | None, act: str) -> nn.Module:
-        if cin != cout:
-            raise ValueError(f"{rep_op_name(branches)} maps channels to themselves, not "
-                             f"{cin} to {cout}")
-        return MixedPathLayer(cin, branches, act)
-
-    return build
-
-
-for _name, _branches in REP_OPS.items():
-    OPS.add(_name, OpSpec(_rep_builder(_branches), uses_width=False, mixed_path=True))
-
-
-def has_foldable(model: nn.Module) -> bool:
-    """Whether any submodule of ``model`` has a ``reparameterize()`` to fold."""
-    return any(callable(getattr(m, "reparameterize", None)) for m in model.modules())
-
-
-def folded_copy(model: nn.Module) -> nn.Module:
-    """``model`` as deployed: a folded copy when it has foldable layers, else ``model`` itself
-    (the caller's module is never changed)."""
-    return reparameterize_model(copy.deepcopy(model)) if has_foldable(model) else model
-
-
-def reparameterize_model(model: nn.Module) -> nn.Module:
-    """Fold every re-parameterisable submodule in place (timm's ``reparameterize_model``).
-
-    Every submodule with a ``reparameterize()`` method replaces its branches with the single
-    equivalent op; children are folded before parents. Networks without such modules are
-    returned unchanged. Folding uses eval-mode batch-norm statistics, so the model is put in
-    eval mode first."""
-    if has_foldable(model):
-        model.eval()
-    for module in reversed(list(model.modules())):
-        fold = getattr(module, "reparameterize", None)
-        if callable(fold):
-            fold()
-    return model

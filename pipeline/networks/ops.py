@@ -1,27 +1,32 @@
-"""Op and activation constructors, by name (as DARTS' ``OPS``).
+"""The op catalog: every op a layer of an architecture may name, by name (as DARTS' ``OPS``).
 
-Every op maps ``in_channels`` to ``out_channels`` at the LR resolution and keeps H×W. Plain layers
-(``conv1x1``, ``conv3x3``, ``conv5x5``) are one convolution followed by the activation. Block ops
-take an inner ``width`` (the kernel level of the trilevel search) and, like residual blocks in EDSR
-(Lim et al. 2017) and inverted residuals in MobileNetV2 (Sandler et al. 2018), add their input to
-their output when in and out channels agree.
+Every op maps ``in_channels`` to ``out_channels`` at the LR resolution and keeps H×W. Plain
+layers (``conv1x1``, ``conv3x3``, ``conv5x5``) are one convolution followed by the activation;
+block ops (:mod:`tnas_pipeline.networks.layers`) take an inner ``width`` (the kernel level of the
+trilevel search). The re-parameterisable mixed-path sets (``rep3x3_1x1_id``, …,
+:mod:`tnas_pipeline.networks.mixed_path`), ECBSR's edge-oriented block (``ecb``,
+:mod:`tnas_pipeline.networks.ecb`) and RLFN's residual local feature block (``rlfb``,
+:mod:`tnas_pipeline.networks.rlfn`) are registered here too, so the modules that define blocks
+never import the catalog (imports run one way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
+from tnas_pipeline.networks.ecb import ECB
+from tnas_pipeline.networks.layers import (
+    ACTIVATIONS,
+    ConvExpandBlock,
+    InvertedResidual,
+    ResidualBlock,
+)
+from tnas_pipeline.networks.mixed_path import MixedPathLayer
+from tnas_pipeline.networks.reparam import REP_OPS, rep_op_name
+from tnas_pipeline.networks.rlfn import RLFB
 from tnas_pipeline.registry import Registry
-
-ACTIVATIONS: Registry[Callable[[int], nn.Module]] = Registry("activation")
-ACTIVATIONS.add("none", lambda ch: nn.Identity())
-ACTIVATIONS.add("relu", lambda ch: nn.ReLU(inplace=True))
-ACTIVATIONS.add("lrelu", lambda ch: nn.LeakyReLU(0.1, inplace=True))
-ACTIVATIONS.add("prelu", lambda ch: nn.PReLU(ch))
-ACTIVATIONS.add("tanh", lambda ch: nn.Tanh())
 
 
 class OpSpec:
@@ -38,15 +43,7 @@ class OpSpec:
 OPS: Registry[OpSpec] = Registry("op")
 
 
-@torch.no_grad()
-def conv_from(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
-    """The same-size conv with these weight ``[cout, cin, k, k]`` and bias: what a
-    re-parameterisable layer folds into."""
-    cout, cin, k, _ = weight.shape
-    conv = nn.Conv2d(cin, cout, k, padding=k // 2).to(weight.device, weight.dtype)
-    conv.weight.copy_(weight)
-    conv.bias.copy_(bias)
-    return conv
+OPS: Registry[OpSpec] = Registry("op")
 
 
 def _conv(k: int) -> Callable[[int, int, int | None, str], nn.Module]:
@@ -59,56 +56,6 @@ def _conv(k: int) -> Callable[[int, int, int | None, str], nn.Module]:
 OPS.add("conv1x1", OpSpec(_conv(1), uses_width=False))
 OPS.add("conv3x3", OpSpec(_conv(3), uses_width=False))
 OPS.add("conv5x5", OpSpec(_conv(5), uses_width=False))
-
-
-class ResidualBlock(nn.Module):
-    """conv k×k (in → width), activation, conv k×k (width → out), plus the input if shapes agree."""
-
-    def __init__(self, cin: int, cout: int, width: int, act: str, kernel: int = 3) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, width, kernel, padding=kernel // 2)
-        self.act = ACTIVATIONS.get(act)(width)
-        self.conv2 = nn.Conv2d(width, cout, kernel, padding=kernel // 2)
-        self.skip = cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv2(self.act(self.conv1(x)))
-        return x + y if self.skip else y
-
-
-class InvertedResidual(nn.Module):
-    """1×1 expand (in → width), depthwise k×k, 1×1 project (width → out), plus the input."""
-
-    def __init__(self, cin: int, cout: int, width: int, act: str, kernel: int = 3) -> None:
-        super().__init__()
-        self.expand = nn.Conv2d(cin, width, 1)
-        self.act1 = ACTIVATIONS.get(act)(width)
-        self.depthwise = nn.Conv2d(width, width, kernel, padding=kernel // 2, groups=width)
-        self.act2 = ACTIVATIONS.get(act)(width)
-        self.project = nn.Conv2d(width, cout, 1)
-        self.skip = cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.project(self.act2(self.depthwise(self.act1(self.expand(x)))))
-        return x + y if self.skip else y
-
-
-class ConvExpandBlock(nn.Module):
-    """conv k×k (in → width), activation, conv 1×1 (width → out), plus the input: half the
-    cost of a residual block at the same width, with a k×k receptive field."""
-
-    def __init__(self, cin: int, cout: int, width: int, act: str, kernel: int = 3) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, width, kernel, padding=kernel // 2)
-        self.act = ACTIVATIONS.get(act)(width)
-        self.conv2 = nn.Conv2d(width, cout, 1)
-        self.skip = cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv2(self.act(self.conv1(x)))
-        return x + y if self.skip else y
-
-
 OPS.add("resblock3x3", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 3), uses_width=True))
 OPS.add("conv3x3_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a), uses_width=True))
 OPS.add("invres3x3", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 3), uses_width=True))
@@ -120,10 +67,30 @@ OPS.add("resblock1x1", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 1), u
 OPS.add("conv5x5_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a, 5),
                               uses_width=True))
 OPS.add("invres7x7", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 7), uses_width=True))
+OPS.add("ecb", OpSpec(lambda i, o, w, a: ECB(i, o, a, with_idt=False), uses_width=False))
 
-# The re-parameterisable mixed-path ops (rep3x3_1x1_id, …), ECBSR's edge-oriented block (ecb)
-# and RLFN's residual local feature block (rlfb) register themselves here; imported last because
-# those modules build on the registry above.
-import tnas_pipeline.networks.ecb  # noqa: E402
-import tnas_pipeline.networks.mixed_path  # noqa: E402
-import tnas_pipeline.networks.rlfn  # noqa: E402, F401
+
+def _rlfb(cin: int, cout: int, width: int | None, act: str) -> RLFB:
+    if cin != cout:
+        raise ValueError(f"rlfb maps channels to themselves, not {cin} to {cout}")
+    if act != "lrelu":
+        raise ValueError(f"rlfb's activation is LeakyReLU 0.05 inside the block; write act "
+                         f"'lrelu', not {act!r}")
+    return RLFB(cin)
+
+
+OPS.add("rlfb", OpSpec(_rlfb, uses_width=False))
+
+
+def _rep_builder(branches: tuple[str, ...]):
+    def build(cin: int, cout: int, width: int | None, act: str) -> nn.Module:
+        if cin != cout:
+            raise ValueError(f"{rep_op_name(branches)} maps channels to themselves, not "
+                             f"{cin} to {cout}")
+        return MixedPathLayer(cin, branches, act)
+
+    return build
+
+
+for _name, _branches in REP_OPS.items():
+    OPS.add(_name, OpSpec(_rep_builder(_branches), uses_width=False, mixed_path=True))

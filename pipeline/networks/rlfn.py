@@ -32,8 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tnas_pipeline.networks.ops import OPS, OpSpec
-
 NEGATIVE_SLOPE = 0.05  # RLFN's LeakyReLU slope inside the block
 ESA_CHANNELS = 16
 POOL_KERNEL, POOL_STRIDE = 7, 3
@@ -97,15 +95,3 @@ class RLFB(nn.Module):
         out = self.act(self.c2_r(out))
         out = self.act(self.c3_r(out))
         return self.esa(self.c5(out + x))
-
-
-def _build(cin: int, cout: int, width: int | None, act: str) -> RLFB:
-    if cin != cout:
-        raise ValueError(f"rlfb maps channels to themselves, not {cin} to {cout}")
-    if act != "lrelu":
-        raise ValueError(f"rlfb's activation is LeakyReLU 0.05 inside the block; write act "
-                         f"'lrelu', not {act!r}")
-    return RLFB(cin)
-
-
-OPS.add("rlfb", OpSpec(_build, uses_width=False))

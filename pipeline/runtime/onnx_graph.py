@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.networks.mixed_path import reparameterize_model
+from tnas_pipeline.networks.reparam import reparameterize_model
 
 ONNX_OPSET = 17
 INPUT, OUTPUT = "input", "output"

@@ -88,7 +88,7 @@ class CostTables:
 def latency_costs(lut: LatencyTable, space: SearchSpace) -> CostTables:
     """The table's entries (ms) in the supernet's layout, with its linear calibration. A
     re-parameterisable op costs what it is deployed as (its folded op)."""
-    from tnas_pipeline.networks.mixed_path import folded_op
+    from tnas_pipeline.networks.reparam import folded_op
 
     w, h = lr_size(lut.output_size, space.scale)
     prec = lut.precision

@@ -55,8 +55,9 @@ from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import anchor, build_network
 from tnas_pipeline.networks.complexity import lr_size
-from tnas_pipeline.networks.mixed_path import LINEAR_BRANCHES, LinearBranch, rep_op_name
-from tnas_pipeline.networks.ops import ACTIVATIONS
+from tnas_pipeline.networks.layers import ACTIVATIONS
+from tnas_pipeline.networks.mixed_path import LinearBranch
+from tnas_pipeline.networks.reparam import LINEAR_BRANCHES, rep_op_name
 from tnas_pipeline.search.fit import FitResult
 from tnas_pipeline.search_space import SearchSpace
 

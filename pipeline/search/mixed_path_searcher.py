@@ -22,7 +22,7 @@ from tnas_pipeline.errors import UserError
 from tnas_pipeline.io_utils import atomic_path
 from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.networks.mixed_path import LINEAR_BRANCHES
+from tnas_pipeline.networks.reparam import LINEAR_BRANCHES
 from tnas_pipeline.search.latency_term import BudgetPenalty
 from tnas_pipeline.search.methods import MIXED_PATH as RELAXATION
 from tnas_pipeline.search.mixed_path_search import (

@@ -27,7 +27,8 @@ from torch import nn
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import SRNetwork, anchor, build_network
 from tnas_pipeline.networks.ecb import ECB
-from tnas_pipeline.networks.ops import OPS, ConvExpandBlock, InvertedResidual, ResidualBlock
+from tnas_pipeline.networks.layers import ConvExpandBlock, InvertedResidual, ResidualBlock
+from tnas_pipeline.networks.ops import OPS
 from tnas_pipeline.search.relaxations import (
     path_to_depth,
     relax,

@@ -21,7 +21,7 @@ from tnas_pipeline.export.onnx_export import (
 )
 from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
 from tnas_pipeline.networks import build_network
-from tnas_pipeline.networks.mixed_path import reparameterize_model
+from tnas_pipeline.networks.reparam import reparameterize_model
 from tnas_pipeline.runtime.onnx_graph import ONNX_OPSET
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from tnas_pipeline.networks.ecb import ECB, EdgeBranch
-from tnas_pipeline.networks.mixed_path import reparameterize_model
+from tnas_pipeline.networks.reparam import reparameterize_model
 
 
 def randomise(module: nn.Module, seed: int) -> None:

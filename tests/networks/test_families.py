@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tnas_pipeline.networks import FAMILIES, Architecture, build_network, count_complexity
-from tnas_pipeline.networks.mixed_path import folded_copy
+from tnas_pipeline.networks.reparam import folded_copy
 
 ALL = [(name, arch) for name in FAMILIES for arch in FAMILIES.get(name).grid(2)]
 

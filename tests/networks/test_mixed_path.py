@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from tnas_pipeline.networks.mixed_path import LinearBranch, MixedPathLayer, reparameterize_model
+from tnas_pipeline.networks.mixed_path import LinearBranch, MixedPathLayer
+from tnas_pipeline.networks.reparam import reparameterize_model
 
 
 def randomise_bn(module: nn.Module, seed: int, strength: float = 1.0) -> None:
@@ -103,8 +104,8 @@ def mixed_architecture():
 
 
 def test_rep_ops_are_registered_for_every_branch_set_and_fold_to_two_ops():
-    from tnas_pipeline.networks.mixed_path import REP_OPS, folded_op
     from tnas_pipeline.networks.ops import OPS
+    from tnas_pipeline.networks.reparam import REP_OPS, folded_op
 
     assert len(REP_OPS) == 7 and all(name in OPS.names() for name in REP_OPS)
     assert {folded_op(n) for n in REP_OPS} == {"rep3x3", "rep1x1"}

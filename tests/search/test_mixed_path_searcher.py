@@ -18,7 +18,7 @@ from torch import nn
 from tests.networks.test_mixed_path import randomise_bn
 from tnas_pipeline.latency.roofline import estimate_table
 from tnas_pipeline.networks import build_network
-from tnas_pipeline.networks.mixed_path import LINEAR_BRANCHES, REP_OPS, reparameterize_model
+from tnas_pipeline.networks.reparam import LINEAR_BRANCHES, REP_OPS, reparameterize_model
 from tnas_pipeline.search.config import SearchConfig
 from tnas_pipeline.search.mixed_path_search import (
     MixedChoice,

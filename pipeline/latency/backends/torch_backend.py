@@ -37,7 +37,7 @@ class TorchBackend(LatencyBackend):
         self.torch_device = torch.device("cuda" if device != "cpu" else "cpu")
 
     def prepare(self, module: torch.nn.Module, input_shape: tuple[int, ...]) -> torch.nn.Module:
-        from tnas_pipeline.networks.mixed_path import folded_copy
+        from tnas_pipeline.networks.reparam import folded_copy
 
         return folded_copy(module.eval()).to(self.torch_device, self.dtype)
 
