@@ -37,7 +37,7 @@ def search_and_export(budget: float, scale: int, seed: int, iters: int, run: Pat
     search, or 0 when reused."""
     from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
     from tnas_pipeline.export.exporter import ExportRequest, export_run
-    from tnas_pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.resolve import resolve_profile
     from tnas_pipeline.search.config import SearchConfig
     from tnas_pipeline.search.run import run_search
 
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
     from tnas_pipeline.latency.devices import cpu_mismatch
-    from tnas_pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.resolve import resolve_profile
 
     for scale in (2, 4):
         if why := cpu_mismatch(resolve_profile("cpu", scale).data.get("device", {})):

@@ -41,7 +41,7 @@ from tnas_pipeline.inference import load_upscaler
 from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 from tnas_pipeline.latency.backends.base import get_backend
 from tnas_pipeline.latency.devices import cpu_mismatch
-from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.networks import BASELINES, baseline_architecture, build_network
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.run_dir import RunDir

@@ -110,7 +110,7 @@ def report(state: dict[str, Any], tag: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bench.arena import arena_data
-    from tnas_pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.resolve import resolve_profile
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)

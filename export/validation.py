@@ -155,7 +155,7 @@ def latency_reference(run: RunDir, arch: Architecture, runtime: str, device: str
     """The run's own table when it was measured with this runtime, else the shipped one for
     ``device``; the prediction for ``arch``; the run's budget (``None`` outside a search)."""
     from tnas_pipeline.latency.devices import cpu_mismatch
-    from tnas_pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.resolve import resolve_profile
 
     notes: list[str] = []
     search = run.path / "search.json"

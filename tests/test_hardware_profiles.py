@@ -8,7 +8,7 @@ import pytest
 
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.latency.lut import LatencyTable
-from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.search_space import SPACES
 
 PROFILES = sorted((Path(__file__).resolve().parent.parent / "hardware_profiles").glob("*.json"))

@@ -15,7 +15,6 @@ tables another CPU's.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -64,32 +63,4 @@ def shipped_table(device: str, scale: int = 2, space: str = "default") -> Latenc
                             f"with `{hint}` and pass --device {name}")
         raise UserError(f"the shipped profile {path} is missing (reinstall tnas-pipeline, or "
                         "pass --device FILE.json)")
-    return LatencyTable.load(path)
-
-
-def resolve_profile(device: str, scale: int | None = None, space: str = "default",
-                    bring_up: str | None = None, log: Callable[[str], None] | None = None,
-                    progress: bool = True) -> LatencyTable:
-    """``cpu``, ``cuda``, ``jetson`` or a LUT file → the latency table.
-
-    For ``cpu``: this CPU's table (module docstring). ``bring_up`` (``profile`` or
-    ``transfer``) measures one when there is none yet; without it a foreign shipped table is
-    returned as it is, and callers report the mismatch. ``scale`` picks the table made at that
-    scale (×2 when not given) and ``space`` the search space (``default``, ``mixed`` or
-    ``pool``); a LUT file is returned as it is (the caller checks its scale and space)."""
-    if device == "cpu":
-        from tnas_pipeline.latency.bringup import table_for_this_cpu
-
-        return table_for_this_cpu(scale or 2, space, bring_up=bring_up, log=log,
-                                  progress=progress)
-    if device in SHIPPED:
-        return shipped_table(device, scale or 2, space)
-    if device == "cuda":
-        raise UserError("no latency table is shipped for --device cuda (GPUs differ too much); "
-                        "make one with `tnas-pipeline profile --device cuda -o cuda.json` and "
-                        "pass --device cuda.json")
-    path = Path(device)
-    if path.suffix.lower() != ".json" and not path.exists():
-        raise UserError(f"--device {device!r} is neither cpu, cuda, jetson nor a latency table "
-                        "file (.json)")
     return LatencyTable.load(path)

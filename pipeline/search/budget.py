@@ -75,7 +75,7 @@ def table_for_budget(device: str, scale: int | None, space: str, budget_ms: floa
     shipped one could reach is refused before any measuring, and the final table checks it
     exactly."""
     from tnas_pipeline.latency.devices import cpu_mismatch
-    from tnas_pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.resolve import resolve_profile
 
     table = resolve_profile(device, scale, space)
     if device == "cpu" and bring_up and cpu_mismatch(table.data.get("device", {})):

@@ -7,7 +7,6 @@ from typing import Any
 
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.search.latency_term import BudgetPenalty
-from tnas_pipeline.search.methods import SEARCH_METHODS
 from tnas_pipeline.training.config import check_budget
 
 
@@ -104,7 +103,6 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_budget(self.iters, self.minutes, min_iters=2, why=" (search and fine-tuning)")
-        SEARCH_METHODS.get(self.relaxation)
         if self.penalty not in BudgetPenalty.KINDS:
             raise UserError(f"unknown --penalty {self.penalty!r}; known: "
                             f"{', '.join(BudgetPenalty.KINDS)}")

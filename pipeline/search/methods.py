@@ -3,17 +3,18 @@ trilevel single-path supernet and for the mixed-path sparse-group-lasso search.
 
 A method says which search space's latency table it searches, which class runs it, and whether
 search-space evolution (NSE) can drive it; callers look the method up instead of comparing names.
+It sits above the searchers (they never import it), so a configuration names its method and
+:func:`tnas_pipeline.search.run.run_search` looks it up before anything is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from tnas_pipeline.registry import Registry
+from tnas_pipeline.search.mixed_path_searcher import MIXED_PATH, MixedPathSearcher
 from tnas_pipeline.search.relaxations import RELAXATIONS
-
-MIXED_PATH = "sparse-group-lasso"  # the mixed-path search (Sparse Supernet, Wu et al. AAAI 2021)
+from tnas_pipeline.search.searcher import Searcher
 
 
 @dataclass(frozen=True)
@@ -22,28 +23,16 @@ class SearchMethod:
 
     name: str
     space: str                      # the space (pipeline.search_space.SPACES) of its tables
-    searcher: Callable[[], type]    # the class that runs it (imported when first used)
+    searcher: type                  # the class that runs it
     evolvable: bool                 # whether --evolve-rounds can drive it
     summary: str
-
-
-def _single_path() -> type:
-    from tnas_pipeline.search.searcher import Searcher
-
-    return Searcher
-
-
-def _mixed_path() -> type:
-    from tnas_pipeline.search.mixed_path_searcher import MixedPathSearcher
-
-    return MixedPathSearcher
 
 
 SEARCH_METHODS: Registry[SearchMethod] = Registry("search method")
 for _name in RELAXATIONS.names():
     SEARCH_METHODS.add(_name, SearchMethod(
-        _name, "default", _single_path, evolvable=True,
+        _name, "default", Searcher, evolvable=True,
         summary=f"trilevel single-path supernet, architecture weights by {_name}"))
 SEARCH_METHODS.add(MIXED_PATH, SearchMethod(
-    MIXED_PATH, "mixed", _mixed_path, evolvable=False,
+    MIXED_PATH, "mixed", MixedPathSearcher, evolvable=False,
     summary="mixed-path supernet, sparse-group-lasso proximal search, folded branches"))

@@ -24,7 +24,6 @@ from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.reparam import LINEAR_BRANCHES
 from tnas_pipeline.search.latency_term import BudgetPenalty
-from tnas_pipeline.search.methods import MIXED_PATH as RELAXATION
 from tnas_pipeline.search.mixed_path_search import (
     MixedArch,
     MixedChoice,
@@ -37,6 +36,9 @@ from tnas_pipeline.search.mixed_path_search import (
 )
 from tnas_pipeline.search.searcher import Searcher
 from tnas_pipeline.search.sparse_group_lasso import AcceleratedProximalSGL, SGLWeights
+
+#: ``--relaxation`` of the mixed-path search (Sparse Supernet, Wu et al. AAAI 2021).
+MIXED_PATH = RELAXATION = "sparse-group-lasso"
 
 # Smoothing of ḡ, the running mean task gradient on α (about the last 20 steps).
 GRAD_EMA = 0.95

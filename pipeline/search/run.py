@@ -81,7 +81,7 @@ def _search_phase(cfg: SearchConfig, lut: LatencyTable, out: Path, resume: bool,
         main = True
     else:
         # Data, LUT and space are checked by the constructor, before ``out`` is touched.
-        cls = SEARCH_METHODS.get(cfg.relaxation).searcher()
+        cls = SEARCH_METHODS.get(cfg.relaxation).searcher
         searcher = cls(cfg, lut, out, progress=progress, resume_command=resume_command)
         main = searcher.dist.is_main
         if main:
@@ -173,6 +173,7 @@ def run_search(cfg: SearchConfig, lut: LatencyTable, out: str | Path, resume: bo
     """Search, fit, inherit and fine-tune into run directory ``out``; return the summary. An
     interrupt tells the user to continue with ``tnas-pipeline {resume_command} --resume``."""
     out = Path(out)
+    SEARCH_METHODS.get(cfg.relaxation)  # an unknown method is a one-line error, before any write
     sd, run = SearchDir(out), RunDir(out)
     check_output(out, resume, overwrite)
     # Fine-tuning's patches must fit the images too: find out now, not after the search.

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.search.device_check import (
     MEASURED_WINDOW,
     OnDevice,

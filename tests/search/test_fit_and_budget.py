@@ -5,7 +5,7 @@ import pytest
 
 from tests.search.conftest import random_cells
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.search.budget import check_reachable, parse_latency_budget
 from tnas_pipeline.search.derive import Choice
 from tnas_pipeline.search.fit import fit_to_budget

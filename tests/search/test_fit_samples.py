@@ -3,7 +3,7 @@ networks."""
 
 import pytest
 
-from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.search.fit_samples import fit_outputs
 
 

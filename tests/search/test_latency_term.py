@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tests.search.conftest import one_hot_weights, random_cells
-from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.networks.complexity import count_complexity
 from tnas_pipeline.search.derive import Choice
 from tnas_pipeline.search.latency_term import (

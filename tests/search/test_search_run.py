@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tests.cli.test_cli import assert_user_error
 from tnas_pipeline.cli.main import cli
-from tnas_pipeline.latency.shipped import resolve_profile
+from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.networks import Architecture
 from tnas_pipeline.search.config import SearchConfig
 from tnas_pipeline.search.run import run_search
@@ -69,7 +69,7 @@ def test_search_writes_a_complete_run(searched):
     point = traj["points"][-1]
     assert {"depth", "ops", "widths", "upsampler", "latency_ms", "lam", "radius"} <= set(point)
     # The run's architecture is predicted by the LUT as the search says.
-    from tnas_pipeline.latency.shipped import resolve_profile
+    from tnas_pipeline.latency.resolve import resolve_profile
 
     arch = Architecture.load(out / "arch.json")
     assert resolve_profile("cpu").predict_ms(arch) == pytest.approx(summary["predicted_ms"])
