@@ -38,7 +38,7 @@ def check_engine_compatible(manifest: dict[str, Any], here: dict[str, Any], path
     """Refuse an engine built by another TensorRT version or for another GPU model.
 
     ``here`` has this machine's ``tensorrt`` version, ``gpu`` name and ``compute_capability``
-    (as :func:`tnas_pipeline.export.trt.cuda.gpu_info` and ``tensorrt.__version__`` report them).
+    (as :func:`tnas_pipeline.runtime.trt.cuda.gpu_info` and ``tensorrt.__version__`` report them).
     """
     built = (f"{manifest.get('gpu')} (compute {manifest.get('compute_capability')}), "
              f"TensorRT {manifest.get('tensorrt')}")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tnas_pipeline.export.runners.base import Runner
+from tnas_pipeline.runtime.runners.base import Runner
 
 Feed = Mapping[str, np.ndarray]
 RunResults = dict[str, list[dict[str, np.ndarray]]]  # runner name -> outputs per feed

@@ -7,10 +7,10 @@ shape):
 * ``<stem>-dynamic.engine``: a dynamic profile from 8×8 to one tile with its overlap
   (:mod:`tnas_pipeline.tiling`), for validating real images of any size tile by tile.
 
-Both are strongly typed (precision from the ONNX types; :mod:`tnas_pipeline.export.trt.engine`),
+Both are strongly typed (precision from the ONNX types; :mod:`tnas_pipeline.runtime.trt.engine`),
 share a timing cache kept per GPU model and TensorRT version (``~/.cache/tnas-pipeline/trt`` unless
 ``--timing-cache``), and are compared with PyTorch before anything is written. Each gets a
-manifest (:func:`tnas_pipeline.export.trt.engine.engine_manifest` plus the run's hashes).
+manifest (:func:`tnas_pipeline.runtime.trt.engine.engine_manifest` plus the run's hashes).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from tnas_pipeline.errors import UserError
 from tnas_pipeline.export.artifacts import engine_manifest_path, save_engine
 from tnas_pipeline.export.comparator import Comparator
 from tnas_pipeline.export.image_parity import image_parity
-from tnas_pipeline.export.runners import TorchRunner
 from tnas_pipeline.export.tolerances import parity_checks
-from tnas_pipeline.export.trt.availability import require_tensorrt
-from tnas_pipeline.export.trt.cuda import gpu_info
-from tnas_pipeline.export.trt.engine import build_engine, engine_manifest, timing_cache_name
-from tnas_pipeline.export.trt.runner import TrtRunner
+from tnas_pipeline.runtime.runners import TorchRunner
+from tnas_pipeline.runtime.trt.availability import require_tensorrt
+from tnas_pipeline.runtime.trt.cuda import gpu_info
+from tnas_pipeline.runtime.trt.engine import build_engine, engine_manifest, timing_cache_name
+from tnas_pipeline.runtime.trt.runner import TrtRunner
 from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 DYNAMIC_MIN_SIDE = 8

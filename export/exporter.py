@@ -33,12 +33,12 @@ from tnas_pipeline.export.onnx_export import (
     simplify_onnx,
     stamp,
 )
-from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
 from tnas_pipeline.export.tolerances import parity_checks
 from tnas_pipeline.io_utils import file_sha256, write_json_atomic
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.provenance import provenance
 from tnas_pipeline.run_dir import RunDir, run_identity
+from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
 
 FORMATS = ("onnx", "trt")
 DEFAULT_OUTPUT_SIZE = (1280, 720)

@@ -22,8 +22,8 @@ from tnas_pipeline.data.degradation import make_pair
 from tnas_pipeline.data.images import as_rgb, list_image_files, load_image
 from tnas_pipeline.evaluation import set_names
 from tnas_pipeline.export.comparator import output_diff
-from tnas_pipeline.export.runners.base import Runner
 from tnas_pipeline.metrics import score_image
+from tnas_pipeline.runtime.runners.base import Runner
 from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
 
 

@@ -35,8 +35,6 @@ from tnas_pipeline.errors import UserError
 from tnas_pipeline.export.artifacts import read_engine_manifest
 from tnas_pipeline.export.image_parity import image_parity
 from tnas_pipeline.export.onnx_export import read_metadata
-from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
-from tnas_pipeline.export.runners.base import Runner
 from tnas_pipeline.export.tolerances import parity_checks
 from tnas_pipeline.io_utils import read_json_file, write_json_atomic, write_text_atomic
 from tnas_pipeline.latency.lut import LatencyTable
@@ -44,6 +42,8 @@ from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.provenance import provenance
 from tnas_pipeline.run_dir import RunDir, check_identity, run_identity
+from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
+from tnas_pipeline.runtime.runners.base import Runner
 
 PREDICTION_TOLERANCE = 0.10
 BUDGET_USE_FLOOR = 0.85  # under this share of the budget, the network leaves budget unused
@@ -246,7 +246,7 @@ def _latency_basis(latency: dict[str, Any], ref: LatencyReference, device: str,
 
 def _measure_engine(art: Artifact, rounds: int, shape: tuple[int, ...]) -> dict[str, Any]:
     """Median GPU time over ``rounds`` fresh engine contexts (CUDA events, trtexec-like)."""
-    from tnas_pipeline.export.trt.runner import TrtRunner
+    from tnas_pipeline.runtime.trt.runner import TrtRunner
 
     medians = []
     for _ in range(rounds):
@@ -260,7 +260,7 @@ def _images_runner(art: Artifact, device: str) -> Runner:
     if art.kind == "onnx":
         providers = ["CPUExecutionProvider"] if device == "cpu" else ["CUDAExecutionProvider"]
         return OnnxrtRunner(art.images, providers=providers, name="artifact")
-    from tnas_pipeline.export.trt.runner import TrtRunner
+    from tnas_pipeline.runtime.trt.runner import TrtRunner
 
     return TrtRunner(art.images.read_bytes(), name="artifact")
 

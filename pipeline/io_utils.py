@@ -1,6 +1,9 @@
 """Atomic file writes: a temp file in the same folder, fsync, then rename.
 
 A reader never sees a half-written file, and an interrupted run leaves the previous version intact.
+The temp file is ``.NAME.XXXXXXXX.tmp`` (:func:`temp_pattern` matches it: a run clears the
+stale ones a killed writer left); it gets the mode a plainly created file would (``0o666`` less
+the umask), not ``mkstemp``'s 0600.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +31,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it: put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_pattern(name: str) -> re.Pattern[str]:
+    """Matches the names of :func:`atomic_path`'s temp files for a file called ``name``."""
+    return re.compile(rf"\.{re.escape(name)}\.[A-Za-z0-9_]{{8}}\.tmp")
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

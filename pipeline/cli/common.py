@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from tnas_pipeline.errors import UserError
+from tnas_pipeline.interrupts import sigterm_as_interrupt
 
 
 class PipelineGroup(click.Group):
@@ -15,14 +16,16 @@ class PipelineGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C, and exits 143
+                return super().invoke(ctx)
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt as exc:
-            # TrainingInterrupted says where the checkpoint is and how to resume.
+            # TrainingInterrupted says where the checkpoint is and how to resume; a SIGTERM
+            # (Terminated, or TrainingInterrupted after one) exits 143, Ctrl-C 130.
             click.echo(f"{exc}" if str(exc) else "interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(getattr(exc, "exit_code", 130))
 
 
 #: ``--bring-up`` of ``search`` and ``run``: how a CPU without a table of its own is measured.

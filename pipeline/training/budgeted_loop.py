@@ -18,16 +18,20 @@ from typing import Protocol
 
 from tqdm import tqdm
 
+from tnas_pipeline.interrupts import exit_code_for
 from tnas_pipeline.training import distributed as D
 
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Raised after an interrupt once the current step finished and a checkpoint was written;
-    ``resume`` names the command that continues the work."""
+    ``resume`` names the command that continues the work, ``exit_code`` is the shell's code for
+    the signal that asked (130 for SIGINT, 143 for SIGTERM)."""
 
-    def __init__(self, iteration: int, run: Path, resume: str = "train") -> None:
+    def __init__(self, iteration: int, run: Path, resume: str = "train",
+                 signum: int = signal.SIGINT) -> None:
         super().__init__(f"interrupted at iteration {iteration}; checkpoint saved, continue with "
                          f"`tnas-pipeline {resume} --resume -o {run}`")
+        self.exit_code = exit_code_for(signum)
 
 
 class Budgeted(Protocol):
@@ -49,21 +53,24 @@ class Budgeted(Protocol):
 
 
 @contextlib.contextmanager
-def deferred_interrupts(owner: Budgeted) -> Iterator[None]:
+def deferred_interrupts(owner: Budgeted) -> Iterator[list[int]]:
     """Turn the first SIGINT/SIGTERM into a request to stop after the current step, so the
-    checkpoint never holds a half-applied optimiser step; a second SIGINT stops at once."""
+    checkpoint never holds a half-applied optimiser step; a second SIGINT stops at once. Yields
+    the list of the signals received (empty: none, or not the main thread)."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
 
     def handler(signum: int, frame: object) -> None:
         if owner.stop_requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        received.append(signum)
         owner.stop_requested = True
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -91,12 +98,13 @@ def run_budgeted(owner: Budgeted, step: Callable[[], float],
                desc=desc, dynamic_ncols=True, bar_format=None if by_iters else
                "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
     try:
-        with deferred_interrupts(owner):
+        with deferred_interrupts(owner) as received:
             while not D.any_rank(owner.dist, fraction(owner) >= 1.0):
                 if D.any_rank(owner.dist, owner.stop_requested):
                     if owner.checkpointed_at != owner.iteration:
                         owner.checkpoint()
-                    raise TrainingInterrupted(owner.iteration, run, resume)
+                    raise TrainingInterrupted(owner.iteration, run, resume,
+                                              received[0] if received else signal.SIGINT)
                 t0 = time.perf_counter()
                 loss = step()
                 dt = time.perf_counter() - t0

@@ -12,7 +12,7 @@ from torch import nn
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.export.comparator import Comparator, output_diff
 from tnas_pipeline.export.onnx_export import OnnxFromTorch
-from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
+from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
 
 
 def test_output_diff_figures():

@@ -19,10 +19,10 @@ from tnas_pipeline.export.onnx_export import (
     simplify_onnx,
     stamp,
 )
-from tnas_pipeline.export.runners import OnnxrtRunner, TorchRunner
 from tnas_pipeline.networks import build_network
 from tnas_pipeline.networks.reparam import reparameterize_model
 from tnas_pipeline.runtime.onnx_graph import ONNX_OPSET
+from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
 
 
 def dims(value_info) -> list:

@@ -85,7 +85,7 @@ def test_timing_cache_is_per_gpu_and_tensorrt_version(fake_trt, monkeypatch, tmp
 def gpu_trt():
     pytest.importorskip("tensorrt", reason="TensorRT is not installed "
                         "(pip install tensorrt cuda-python, or JetPack on a Jetson)")
-    from tnas_pipeline.export.trt.cuda import load_cuda
+    from tnas_pipeline.runtime.trt.cuda import load_cuda
 
     try:
         load_cuda().close()

@@ -6,7 +6,7 @@ graph ``export`` ships; strong typing takes the precision from the ONNX types, t
 works on TensorRT 10.x and 11.x), built with one profile at min = opt = max = the block's input
 shape (tactics are tuned at ``opt``), with a timing cache per GPU model and TensorRT version so
 rebuilds pick the same kernels, and timed with CUDA events around ``execute_async_v3`` on a
-non-default stream (:class:`tnas_pipeline.export.trt.runner.TrtRunner`).
+non-default stream (:class:`tnas_pipeline.runtime.trt.runner.TrtRunner`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 import torch
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.trt.availability import require_tensorrt
-from tnas_pipeline.export.trt.cuda import gpu_info
-from tnas_pipeline.export.trt.engine import build_engine, timing_cache_name
-from tnas_pipeline.export.trt.runner import TrtRunner
 from tnas_pipeline.latency.backends.base import BACKENDS, LatencyBackend, Timer
 from tnas_pipeline.runtime.onnx_graph import INPUT, export_onnx_bytes
+from tnas_pipeline.runtime.trt.availability import require_tensorrt
+from tnas_pipeline.runtime.trt.cuda import gpu_info
+from tnas_pipeline.runtime.trt.engine import build_engine, timing_cache_name
+from tnas_pipeline.runtime.trt.runner import TrtRunner
 
 ONNX_INPUT = INPUT
 PRECISIONS = ("fp32", "fp16")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.runners.base import Runner
+from tnas_pipeline.runtime.runners.base import Runner
 
 INPUT, OUTPUT = "input", "output"  # the names the ONNX export gives the graph
 

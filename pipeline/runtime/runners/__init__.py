@@ -6,8 +6,8 @@ its device (a session, an engine, a module moved to a GPU) and leaving frees it.
 :class:`~tnas_pipeline.export.comparator.Comparator` can feed several runners the same inputs.
 """
 
-from tnas_pipeline.export.runners.base import Runner
-from tnas_pipeline.export.runners.onnxrt_runner import OnnxrtRunner
-from tnas_pipeline.export.runners.torch_runner import TorchRunner
+from tnas_pipeline.runtime.runners.base import Runner
+from tnas_pipeline.runtime.runners.onnxrt_runner import OnnxrtRunner
+from tnas_pipeline.runtime.runners.torch_runner import TorchRunner
 
 __all__ = ["OnnxrtRunner", "Runner", "TorchRunner"]

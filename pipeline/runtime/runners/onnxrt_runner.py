@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tnas_pipeline.export.runners.base import Runner
+from tnas_pipeline.runtime.runners.base import Runner
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 

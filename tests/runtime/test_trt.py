@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.trt import cuda as cuda_mod
-from tnas_pipeline.export.trt.availability import require_tensorrt, tensorrt_version
-from tnas_pipeline.export.trt.runner import TrtRunner
+from tnas_pipeline.runtime.trt import cuda as cuda_mod
+from tnas_pipeline.runtime.trt.availability import require_tensorrt, tensorrt_version
+from tnas_pipeline.runtime.trt.runner import TrtRunner
 
 CUDA_MODULES = ("cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart", "pycuda",
                 "pycuda.driver")
@@ -54,7 +54,7 @@ def test_missing_cuda_binding_is_a_user_error(monkeypatch):
 
 
 def test_build_engine_without_tensorrt_is_a_user_error(monkeypatch):
-    from tnas_pipeline.export.trt.engine import build_engine
+    from tnas_pipeline.runtime.trt.engine import build_engine
 
     hide_modules(monkeypatch, "tensorrt")
     with pytest.raises(UserError, match="JetPack"):
@@ -302,8 +302,8 @@ def tiny_sr() -> nn.Module:
 
 
 def static_engine(shape=(1, 3, 16, 16), fp16=False, cache=None) -> tuple[bytes, bytes]:
-    from tnas_pipeline.export.trt.engine import build_engine
     from tnas_pipeline.runtime.onnx_graph import export_onnx_bytes
+    from tnas_pipeline.runtime.trt.engine import build_engine
 
     onnx_bytes = export_onnx_bytes(tiny_sr(), shape, "fp16" if fp16 else "fp32")
     return onnx_bytes, build_engine(onnx_bytes, {"input": (shape, shape, shape)},
@@ -342,7 +342,7 @@ def test_fp16_engine_takes_precision_from_onnx_types(trt):
 @pytest.mark.trt
 @pytest.mark.gpu
 def test_dynamic_profile_runs_other_sizes(trt, tmp_path):
-    from tnas_pipeline.export.trt.engine import build_engine
+    from tnas_pipeline.runtime.trt.engine import build_engine
 
     path = tmp_path / "dyn.onnx"
     torch.onnx.export(tiny_sr(), (torch.zeros(1, 3, 16, 16),), str(path), input_names=["input"],
@@ -384,7 +384,7 @@ def test_timing_cache_is_written_and_reused(trt, tmp_path):
 def test_engine_manifest_records_provenance(trt):
     import hashlib
 
-    from tnas_pipeline.export.trt.engine import engine_manifest
+    from tnas_pipeline.runtime.trt.engine import engine_manifest
 
     shape = (1, 3, 16, 16)
     onnx_bytes, plan = static_engine(shape)
@@ -397,7 +397,7 @@ def test_engine_manifest_records_provenance(trt):
 @pytest.mark.trt
 @pytest.mark.gpu
 def test_build_errors_are_user_errors(trt):
-    from tnas_pipeline.export.trt.engine import build_engine
+    from tnas_pipeline.runtime.trt.engine import build_engine
 
     with pytest.raises(UserError, match="could not parse"):
         build_engine(b"this is not an onnx model", {})

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.trt.availability import require_tensorrt
-from tnas_pipeline.export.trt.cuda import CudaApi, gpu_info
 from tnas_pipeline.io_utils import atomic_path
+from tnas_pipeline.runtime.trt.availability import require_tensorrt
+from tnas_pipeline.runtime.trt.cuda import CudaApi, gpu_info
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def build_engine(onnx_bytes: bytes, input_shapes: ProfileShapes,
             the build. ``None`` means no persistent cache.
 
     Returns:
-        The serialized engine, for :class:`tnas_pipeline.export.trt.runner.TrtRunner` or a
+        The serialized engine, for :class:`tnas_pipeline.runtime.trt.runner.TrtRunner` or a
         ``.engine`` file.
 
     Raises:

@@ -1,7 +1,7 @@
 """Run and time a serialized TensorRT engine.
 
 Follows Polygraphy's runner layering: :class:`TrtRunner` is a
-:class:`~tnas_pipeline.export.runners.Runner`, a context manager that holds only the engine bytes
+:class:`~tnas_pipeline.runtime.runners.Runner`, a context manager that holds only the engine bytes
 until it is entered, and only then imports TensorRT, deserializes the engine and allocates device
 memory; leaving it frees everything. It uses TensorRT 10's name-based I/O API (``num_io_tensors``,
 ``get_tensor_name``, ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``), which
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.runners.base import Runner
-from tnas_pipeline.export.trt.availability import require_tensorrt
-from tnas_pipeline.export.trt.cuda import CudaApi, load_cuda
-from tnas_pipeline.export.trt.engine import trt_logger
+from tnas_pipeline.runtime.runners.base import Runner
+from tnas_pipeline.runtime.trt.availability import require_tensorrt
+from tnas_pipeline.runtime.trt.cuda import CudaApi, load_cuda
+from tnas_pipeline.runtime.trt.engine import trt_logger
 
 
 @dataclass
@@ -39,7 +39,8 @@ class TrtRunner(Runner):
     """Runs a serialized engine on one GPU; use as ``with TrtRunner(plan) as runner: ...``.
 
     Args:
-        engine_bytes: A serialized engine from :func:`tnas_pipeline.export.trt.engine.build_engine`.
+        engine_bytes: A serialized engine from
+            :func:`tnas_pipeline.runtime.trt.engine.build_engine`.
         input_shapes: Shapes to start with for dynamic inputs. ``None`` means each input's
             static shape, or its profile's ``opt`` shape where it is dynamic.
         device: CUDA device index.
