@@ -77,18 +77,17 @@ class MixedTrajectory:
 
     def plot(self, path: str | Path, budget_ms: float, title: str = "") -> None:
         """One panel per branch (α of every edge over the search), and the kept latency."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A Figure of its own, not pyplot: no global backend switch in a user's notebook, and no
+        # figure left in pyplot's registry.
+        from matplotlib.figure import Figure
 
         pts = self.points
         if not pts:
             return
         it = [p["iteration"] for p in pts]
         alpha = torch.tensor([p["alpha"] for p in pts])  # [points, cells, edges, branches]
-        fig, ax = plt.subplots(1, len(LINEAR_BRANCHES) + 1, figsize=(16, 4),
-                               constrained_layout=True)
+        fig = Figure(figsize=(16, 4), layout="constrained")
+        ax = fig.subplots(1, len(LINEAR_BRANCHES) + 1)
         for i, name in enumerate(LINEAR_BRANCHES):
             for n in range(alpha.shape[1]):
                 for e in range(alpha.shape[2]):
@@ -107,7 +106,6 @@ class MixedTrajectory:
         fig.suptitle(title)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=90, format="png")
-        plt.close(fig)
 
 
 class MixedPathSearcher(Searcher):

@@ -44,23 +44,24 @@ class Trajectory:
     def plot(self, path: str | Path, budget_ms: float, title: str = "") -> None:
         """Four panels: network level (depth), cell level (op weights of every edge), kernel
         level (expected inner width of every edge), and expected latency against the budget."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A Figure of its own, not pyplot: no global backend switch in a user's notebook, and no
+        # figure left in pyplot's registry.
+        from matplotlib import rcParams
+        from matplotlib.figure import Figure
 
         s, pts = self.space, self.points
         if not pts:
             return
         it = [p["iteration"] for p in pts]
-        fig, ax = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
+        fig = Figure(figsize=(12, 8), layout="constrained")
+        ax = fig.subplots(2, 2)
         a = ax[0][0]
         for d in range(s.max_cells):
             a.plot(it, [p["depth"][d] for p in pts], label=f"{d + 1} cells")
         a.set_title("network level: p(depth)")
         a.legend(fontsize=7, ncol=2)
         a = ax[0][1]
-        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        colors = rcParams["axes.prop_cycle"].by_key()["color"]
         for o, op in enumerate(s.ops):
             for n in range(s.max_cells):
                 for e in range(s.edges_per_cell):
@@ -101,4 +102,3 @@ class Trajectory:
         fig.suptitle(title)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
