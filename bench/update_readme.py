@@ -1,9 +1,10 @@
-"""Copy the benchmark results into the README, between their markers.
+"""Copy the benchmark results into the README and the docs, between their markers.
 
-Every table of results in README.md sits between ``<!-- bench:NAME -->`` and
-``<!-- /bench:NAME -->``; this replaces what is between them with
-``bench/results/NAME.md``, so the README says exactly what the scripts printed.
-``tests/test_readme.py`` checks that they agree.
+Every table of results in README.md, docs/how-it-works.md and docs/benchmarks.md sits between
+``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; this replaces what is between them with
+``bench/results/NAME.md`` (links to repository files made relative to the document's folder), so
+the documents say exactly what the scripts printed. ``tests/test_readme.py`` checks that they
+agree.
 
     python bench/update_readme.py
 """
@@ -24,29 +25,41 @@ def sections(text: str) -> dict[str, str]:
     return {m["name"]: m["body"] for m in MARKED.finditer(text)}
 
 
-def result_text(name: str, results: Path = REPO / "bench" / "results") -> str:
-    return (results / f"{name}.md").read_text().strip()
+DOCUMENTS = ("README.md", "docs/how-it-works.md", "docs/benchmarks.md")
+LINK = re.compile(r"\]\((?=(bench|hardware_profiles|pipeline|export|tests|docs)/)")
 
 
-def updated(text: str, results: Path = REPO / "bench" / "results") -> str:
+def result_text(name: str, results: Path = REPO / "bench" / "results",
+                document: str = "README.md") -> str:
+    """``bench/results/NAME.md`` as it reads in ``document`` (links relative to its folder)."""
+    text = (results / f"{name}.md").read_text().strip()
+    up = "../" * (len(Path(document).parts) - 1)
+    return LINK.sub(f"]({up}", text) if up else text
+
+
+def updated(text: str, results: Path = REPO / "bench" / "results",
+            document: str = "README.md") -> str:
     def body(m: re.Match) -> str:
         name = m["name"]
-        return f"<!-- bench:{name} -->\n{result_text(name, results)}\n<!-- /bench:{name} -->"
+        return (f"<!-- bench:{name} -->\n{result_text(name, results, document)}\n"
+                f"<!-- /bench:{name} -->")
 
     return MARKED.sub(body, text)
 
 
 def main() -> None:
-    readme = REPO / "README.md"
-    text = readme.read_text()
-    missing = [n for n in sections(text) if not (REPO / "bench" / "results" / f"{n}.md").is_file()]
-    if missing:
-        sys.exit(f"error: no bench/results/{missing[0]}.md; run its benchmark first")
-    new = updated(text)
-    if new != text:
-        readme.write_text(new)
-    print(f"README.md: {len(sections(text))} result sections "
-          f"{'updated' if new != text else 'already current'}")
+    for document in DOCUMENTS:
+        path = REPO / document
+        text = path.read_text()
+        missing = [n for n in sections(text)
+                   if not (REPO / "bench" / "results" / f"{n}.md").is_file()]
+        if missing:
+            sys.exit(f"error: no bench/results/{missing[0]}.md; run its benchmark first")
+        new = updated(text, document=document)
+        if new != text:
+            path.write_text(new)
+        print(f"{document}: {len(sections(text))} result sections "
+              f"{'updated' if new != text else 'already current'}")
 
 
 if __name__ == "__main__":
