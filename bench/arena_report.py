@@ -5,8 +5,8 @@ PSNR against measured latency.
 A margin is the search's PSNR minus the other family's, seed by seed (the same seed draws the
 same patches and, for the searched families, the same random draw); it is reported as mean ±
 sample standard deviation over the seeds and called a win or a loss only when the mean is more
-than twice the standard deviation away from zero (MISSION.md: a margin smaller than 2 sd is no
-margin).
+than twice the standard deviation away from zero (the project's rule: a margin smaller than 2 sd
+is no margin).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """TensorRT engines for ``export --format trt``: built from the exported ONNX, checked, recorded.
 
-Two engines per export, as REFERENCE.md advises (tactics are tuned at the profile's ``opt``
-shape):
+Two engines per export, because tactics are tuned at the profile's ``opt`` shape (TensorRT Python
+API reference, ``IOptimizationProfile``: the builder picks the fastest kernels for the optimum
+dimensions that are valid over the whole min–max range):
 
 * ``<stem>-<W>x<H>.engine``: min = opt = max at the deployment resolution, for latency;
 * ``<stem>-dynamic.engine``: a dynamic profile from 8×8 to one tile with its overlap
@@ -109,7 +110,7 @@ def build_engines(ctx: TrtContext, model: nn.Module, scale: int, colors: int,
     bad = sum(s["tensorrt"]["nonfinite_images"] for s in parity["sets"].values())
     if bad:
         raise UserError(f"the {req.precision} TensorRT engine has NaN or Inf in its output on "
-                        f"{bad} parity images (FP16 overflow in SR networks, REFERENCE.md): "
+                        f"{bad} parity images (FP16 overflow, a known failure of SR networks): "
                         "export with --precision fp32; nothing was written")
     feed = {"input": np.random.default_rng(0).random(static_shape, np.float32)}
     static_diff = Comparator.compare(Comparator.run(

@@ -1,9 +1,10 @@
 """An artifact against its PyTorch model on real images: PSNR/SSIM by the SR protocol, and the
 raw difference of the outputs.
 
-Every runner sees the same LR images (mod-crop, antialiased bicubic, MISSION.md), cut into the
-same tiles (:func:`tnas_pipeline.tiling.tiled_apply`, so a TensorRT profile with a bounded input
-size also takes large images), and each output is scored on Y after clamping and rounding. The
+Every runner sees the same LR images (mod-crop, antialiased bicubic:
+:mod:`tnas_pipeline.data.degradation`; docs/how-it-works.md, "Data and the metric protocol"), cut
+into the same tiles (:func:`tnas_pipeline.tiling.tiled_apply`, so a TensorRT profile with a bounded
+input size also takes large images), and each output is scored on Y after clamping and rounding. The
 difference from the reference is taken on the raw network output in [0, 1] before rounding,
 where ``max_abs_diff`` is the strictest measure of an export's fidelity.
 """

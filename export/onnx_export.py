@@ -1,6 +1,7 @@
 """ONNX from a trained network: export, check, simplify, stamp with the run.
 
-Loaders after Polygraphy's naming (STYLE.md): :class:`OnnxFromTorch` turns a module into an
+Loaders after Polygraphy's ``<Target>From<Source>`` naming (NVIDIA/TensorRT ``tools/Polygraphy``,
+e.g. ``NetworkFromOnnxPath``): :class:`OnnxFromTorch` turns a module into an
 ``onnx.ModelProto`` and does nothing until called; :func:`simplify_onnx` runs ``onnx.checker``
 and onnxsim; :func:`save_onnx` writes atomically. The export itself is
 :func:`tnas_pipeline.runtime.onnx_graph.export_onnx_bytes`, the one path the latency profiler uses

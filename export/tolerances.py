@@ -3,10 +3,11 @@
 * PSNR difference on the benchmark sets: 0.01 dB in FP32 and 0.05 dB in FP16 (the export issue's
   targets).
 * Largest absolute difference of the raw outputs (images in [0, 1]): 1e-5 for ONNX Runtime in
-  FP32, which reorders float sums but computes in FP32 (REFERENCE.md measured ≤ 2e-7); 1e-2 for
+  FP32, which reorders float sums but computes in FP32 (≤ 2e-7 measured in this project); 1e-2 for
   TensorRT in FP32, because TensorRT 10 allows TF32 tensor-core math in FP32 networks by default
   (10 mantissa bits); none in FP16, where the PSNR difference is the meaningful measure.
-* Any NaN or Inf fails, whatever the precision (REFERENCE.md: FP16 overflow in SR networks).
+* Any NaN or Inf fails, whatever the precision (FP16 overflow, activations beyond FP16's largest
+  value 65504, is a known failure of SR networks).
 """
 
 from __future__ import annotations

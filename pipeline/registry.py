@@ -1,7 +1,8 @@
 """A tiny name → object registry: duplicate names raise, unknown names raise with the known ones.
 
 Used for every pluggable family (ops, activations, baseline networks, later latency backends and
-relaxations), so that no lookup silently falls back to another name (STYLE.md, convention 2).
+relaxations), so that no lookup silently falls back to another name (after timm's
+``register_model``/``create_model``, which raise on an unknown name).
 """
 
 from __future__ import annotations

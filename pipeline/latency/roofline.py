@@ -1,13 +1,14 @@
 """Estimated latency tables for devices not at hand: a roofline model per layer.
 
 Each layer takes ``max(FLOPs / (peak · e_c), bytes / (bandwidth · e_m)) + overhead`` (Williams,
-Waterman, Patterson, "Roofline", CACM 2009). Peaks are the published figures in REFERENCE.md's
-Jetson table: dense FP16 tensor-core throughput for FP16 convolutions, half of it for FP32
-convolutions (TensorRT runs them as TF32 on tensor cores by default), the FP32 CUDA-core figure for
-depthwise convolutions (tensor cores do not help them), and the memory bandwidth for every byte of
-activations and weights moved. The efficiencies are assumptions, recorded in the table: real
-kernels reach a fraction of peak. A measured table on the device replaces an estimate. An
-estimate has no reference network: its entries are milliseconds over a nominal 1 ms reference.
+Waterman, Patterson, "Roofline", CACM 2009). Peaks come from NVIDIA's Jetson Orin module
+datasheets (memory bandwidth as published; compute peaks derived from the CUDA/tensor-core counts
+times the maximum GPU clock): dense FP16 tensor-core throughput for FP16 convolutions, half of it
+for FP32 convolutions (TensorRT runs them as TF32 on tensor cores by default), the FP32 CUDA-core
+figure for depthwise convolutions (tensor cores do not help them), and the memory bandwidth for
+every byte of activations and weights moved. The efficiencies are assumptions, recorded in the
+table: real kernels reach a fraction of peak. A measured table on the device replaces an estimate.
+An estimate has no reference network: its entries are milliseconds over a nominal 1 ms reference.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tnas_pipeline.latency.blocks import Block, space_blocks
 from tnas_pipeline.latency.lut import ESTIMATE, LatencyTable
 from tnas_pipeline.search_space import SearchSpace
 
-# name: (FP16 dense TFLOP/s, FP32 TFLOP/s, GB/s, label) — REFERENCE.md, "Jetson Orin".
+# name: (FP16 dense TFLOP/s, FP32 TFLOP/s, GB/s, label) — from NVIDIA's Jetson Orin module
+# datasheets: GB/s as published, TFLOP/s derived as core count × maximum GPU clock.
 DEVICE_SPECS: dict[str, tuple[float, float, float, str]] = {
     "jetson-agx-orin": (42.6, 5.3, 204.8, "Jetson AGX Orin 64GB"),
     "jetson-orin-nx": (15.0, 1.9, 102.4, "Jetson Orin NX 16GB"),

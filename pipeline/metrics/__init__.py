@@ -1,4 +1,5 @@
-"""Image-quality metrics of the SR protocol (MISSION.md, "Data and metrics")."""
+"""Image-quality metrics of the SR protocol (docs/how-it-works.md, "Data and the metric protocol").
+"""
 
 from tnas_pipeline.metrics.color import to_y
 from tnas_pipeline.metrics.psnr import psnr

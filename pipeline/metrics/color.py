@@ -1,8 +1,8 @@
 """ITU-R BT.601 luma, as MATLAB's ``rgb2ycbcr`` computes it for uint8 input.
 
 Papers report PSNR/SSIM on this Y channel, in float (not rounded: rounding costs 0.01–0.03 dB,
-REFERENCE.md). A grayscale image is scored on its raw values, which is how the published Set14
-bicubic mean treats the gray ``bridge.png``.
+measured in this project). A grayscale image is scored on its raw values, which is how the
+published Set14 bicubic mean treats the gray ``bridge.png``.
 """
 
 from __future__ import annotations

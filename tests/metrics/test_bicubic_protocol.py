@@ -1,4 +1,8 @@
-"""The metric protocol reproduces the published bicubic numbers (MISSION.md), within 0.02 dB."""
+"""The metric protocol reproduces the published bicubic numbers within 0.02 dB.
+
+Published: the Bicubic row of the standard SR tables, e.g. VDSR (Kim, Lee, Lee, CVPR 2016) and
+CARN (Ahn, Kang, Sohn, ECCV 2018).
+"""
 
 import json
 
@@ -9,7 +13,7 @@ from tests.conftest import SHARED_DATA, needs_shared_data
 from tnas_pipeline.cli.main import cli
 from tnas_pipeline.data.defaults import bundled
 
-# Published bicubic PSNR (Y, crop = scale): Set5 / Set14 at ×2 and ×4 (REFERENCE.md).
+# Published bicubic PSNR (Y, crop = scale): Set5 / Set14 at ×2 and ×4 (VDSR, CVPR 2016; CARN).
 PUBLISHED = {2: {"Set5": 33.66, "Set14": 30.24}, 4: {"Set5": 28.42, "Set14": 26.00}}
 
 

@@ -1,9 +1,10 @@
 """Whether TensorRT can be imported here, and one actionable message when it cannot.
 
-Polygraphy's convention (STYLE.md, conventions 6 and 7): optional heavy imports happen inside
+Polygraphy's convention (NVIDIA/TensorRT ``tools/Polygraphy``): optional heavy imports happen inside
 functions, and a missing dependency is a :class:`~tnas_pipeline.errors.UserError` whose one line
 says how to install it. TensorRT ships as pip wheels for desktop and server GPUs; on a Jetson it is
-part of JetPack (JetPack 6 ships TensorRT 10.3, REFERENCE.md) and cannot be pip-installed.
+part of JetPack (JetPack 6.1 and 6.2 ship TensorRT 10.3, per NVIDIA's JetPack release notes) and
+cannot be pip-installed.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The few CUDA runtime calls a TensorRT runner needs, behind one class for either binding.
 
 NVIDIA's own TensorRT samples now use cuda-python (``cuda.bindings.runtime``, formerly
-``cuda.cudart``), which ships wheels; pycuda ships as source only and needs the CUDA headers to
-compile (REFERENCE.md), but is what many Jetson setups already have. :func:`load_cuda` prefers
-cuda-python and falls back to pycuda. Both bindings work in the device's primary context, the one
-the CUDA runtime and therefore TensorRT use, so device pointers from here are valid for TensorRT.
+``cuda.cudart``), which ships wheels; pycuda ships as source only (its PyPI releases are source
+distributions) and needs the CUDA headers to compile, but is what many Jetson setups already have.
+:func:`load_cuda` prefers cuda-python and falls back to pycuda. Both bindings work in the device's
+primary context, the one the CUDA runtime and therefore TensorRT use, so device pointers from here
+are valid for TensorRT.
 
 Every cuda-python call returns a tuple whose first element is an error code; each is checked and
 a failure raises ``RuntimeError`` naming the call (as the samples' ``cuda_call`` helper does).

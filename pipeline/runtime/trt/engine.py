@@ -1,7 +1,8 @@
 """Build a TensorRT engine from ONNX bytes: strongly typed, one profile, a persistent timing cache.
 
 Follows the TensorRT developer guide's Python build flow (builder, network, ONNX parser, builder
-config, ``build_serialized_network``) with the choices REFERENCE.md records:
+config, ``build_serialized_network``) with these choices, each documented by NVIDIA (TensorRT
+developer guide, 10.x/11.x release notes, Python API reference for ``IOptimizationProfile``):
 
 * Strongly typed networks, so precision comes from the ONNX tensor types (export FP32 or FP16
   ONNX). TensorRT 11 removed ``BuilderFlag.FP16``/``INT8`` and always builds strongly typed; on

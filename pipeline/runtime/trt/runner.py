@@ -7,10 +7,10 @@ memory; leaving it frees everything. It uses TensorRT 10's name-based I/O API (`
 ``get_tensor_name``, ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``), which
 TensorRT 11 keeps.
 
-Timing follows the TensorRT developer guide's advice and REFERENCE.md: GPU compute time from CUDA
-events recorded around each ``execute_async_v3`` on the same non-default stream, after warm-up,
-reading the time only after synchronising the end event, so the figure is the work on the GPU and
-never the cost of enqueueing it.
+Timing follows the NVIDIA TensorRT developer guide, "Best Practices" ("CUDA Events"): GPU compute
+time from CUDA events recorded around each ``execute_async_v3`` on the same non-default stream,
+after warm-up, reading the time only after synchronising the end event, so the figure is the work
+on the GPU and never the cost of enqueueing it.
 """
 
 from __future__ import annotations
