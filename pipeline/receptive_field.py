@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tnas_pipeline.networks.architecture import Architecture, Layer, Upsampler
-from tnas_pipeline.networks.mixed_path import REP_OPS
+from tnas_pipeline.networks.reparam import REP_OPS
 
 # Radius of each registered op (ops.py, ecb.py, mixed_path.py, rlfn.py); a test checks every
 # registered op is here and that each radius matches the op's measured impulse response.

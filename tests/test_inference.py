@@ -45,3 +45,24 @@ def test_load_upscaler_errors(tmp_path):
     (tmp_path / "broken.onnx").write_bytes(b"garbage")
     with pytest.raises(UserError, match="ONNX Runtime cannot load"):
         load_upscaler(tmp_path / "broken.onnx")
+
+
+def test_overlap_defaults_to_the_receptive_field(tmp_path, tiny_arch):
+    """Issue 18: the overlap follows the network (run: its architecture; ONNX: its graph), and
+    one below it, which would leave seams, is refused."""
+    from tnas_pipeline.run_dir import RunDir
+
+    model = build_network(tiny_arch)
+    (tmp_path / "run").mkdir()
+    tiny_arch.save(tmp_path / "run" / "arch.json")
+    RunDir(tmp_path / "run").save_weights(model)
+    export_onnx(model, tmp_path / "m.onnx", 2)
+    assert load_upscaler(tmp_path / "run").overlap == 4
+    assert load_upscaler(tmp_path / "run", overlap=9).overlap == 9
+    assert load_upscaler(tmp_path / "m.onnx").overlap == 6  # graph bound: trunk + bicubic skip
+    with pytest.raises(UserError, match="receptive field of 4 LR pixels"):
+        load_upscaler(tmp_path / "run", overlap=3)
+    with pytest.raises(UserError, match="--overlap 6 or more"):
+        load_upscaler(tmp_path / "m.onnx", overlap=5)
+    with pytest.raises(UserError, match="--overlap -1 is negative"):
+        load_upscaler(None, bicubic=True, overlap=-1)

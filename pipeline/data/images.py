@@ -3,13 +3,18 @@
 Images become uint8 NumPy arrays: ``H×W×3`` for colour, ``H×W`` for grayscale (kept grayscale so
 that the metric can score it on its raw values, as the published Set14 numbers do for ``bridge``).
 Anything that would silently change what is scored is refused with a message that says how to fix
-it: 16-bit or floating-point pixels, and real transparency.
+it: 16-bit or floating-point pixels (a PNG's bit depth is read from its header, before Pillow
+decodes it to 8 bits), real transparency, and images of more than ``max_pixels`` pixels
+(:data:`DEFAULT_MAX_PIXELS`; Pillow's own decompression-bomb check is replaced by this one, so the
+limit is one documented number with one message).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +26,13 @@ from tnas_pipeline.errors import UserError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 _HIGH_DEPTH_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+#: Largest image accepted, in pixels (width × height): a 10000 × 10000 image. Decoding takes about
+#: 10 bytes per pixel at its peak (Pillow's 4-byte pixels, then the 3-byte array), so about 1 GB.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PILLOW_LIMIT = threading.Lock()  # Image.MAX_IMAGE_PIXELS is a module global
 
 
 @dataclass(frozen=True)
@@ -35,11 +47,49 @@ class HRImage:
         return self.pixels.ndim == 2
 
 
-def _is_16_bit(im: Image.Image) -> bool:
-    if im.mode in _HIGH_DEPTH_MODES:
-        return True
-    # Pillow opens 48/64-bit PNGs as 8-bit RGB(A) by dropping the low bytes; the raw mode says so.
-    return any(";16" in str(tile[3]) for tile in getattr(im, "tile", []) or [] if len(tile) > 3)
+def _png_bit_depth(path: Path) -> int | None:
+    """A PNG's bits per channel from its IHDR chunk; ``None`` for other formats."""
+    with open(path, "rb") as f:
+        head = f.read(25)
+    if len(head) < 25 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">B", head[24:25])[0]
+
+
+def _check_depth(im: Image.Image, path: Path) -> None:
+    """Refuse more than 8 bits per channel. Read before ``load()``: Pillow opens a 48- or 64-bit
+    PNG as 8-bit RGB(A) by dropping the low bytes, and only the file's header still says so."""
+    depth = _png_bit_depth(path)
+    if im.mode in _HIGH_DEPTH_MODES or (depth is not None and depth > 8):
+        what = f"{depth} bits per channel" if depth and depth > 8 else f"mode {im.mode}"
+        raise UserError(
+            f"{path}: 16-bit or floating-point pixels ({what}) are not supported; the SR "
+            "protocol scores 8-bit images: convert it to 8 bits per channel first"
+        )
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    """Open (header only) and check the pixel count and bit depth."""
+    with _PILLOW_LIMIT:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            im = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+    w, h = im.size
+    if w * h > max_pixels:
+        im.close()
+        raise UserError(
+            f"{path}: {w}x{h} is {w * h:,} pixels, more than the limit of {max_pixels:,}; "
+            "use a smaller image, or raise the limit with upscale's --max-pixels if this "
+            "machine has the memory"
+        )
+    try:
+        _check_depth(im, path)
+    except UserError:
+        im.close()
+        raise
+    return im
 
 
 def _drop_opaque_alpha(im: Image.Image, path: Path) -> Image.Image:
@@ -53,11 +103,6 @@ def _drop_opaque_alpha(im: Image.Image, path: Path) -> Image.Image:
 
 
 def _to_supported_mode(im: Image.Image, path: Path) -> Image.Image:
-    if _is_16_bit(im):
-        raise UserError(
-            f"{path}: 16-bit or floating-point pixels (mode {im.mode}) are not supported; the SR "
-            "protocol scores 8-bit images: convert it to 8 bits per channel first"
-        )
     if im.mode in ("RGB", "L"):
         return im
     if im.mode == "1":
@@ -74,23 +119,56 @@ def _to_supported_mode(im: Image.Image, path: Path) -> Image.Image:
         f"{path}: unsupported image mode {im.mode}; save it as 8-bit RGB or grayscale")
 
 
+# A DecompressionBombError can still come from plugins that check frame sizes while loading.
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+                  Image.DecompressionBombError)
+
+
+def _decode_errors(path: Path, exc: Exception) -> UserError:
+    return UserError(
+        f"{path}: cannot decode image ({exc}); re-save it as PNG or remove it from the folder")
+
+
+def probe_image(path: str | Path,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int, bool]:
+    """``(width, height, gray)`` of an image file from its header, with the checks that need no
+    pixels (decodable header, pixel limit, bit depth): cheap enough to run on a folder first."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such image file; check the path")
+    try:
+        with _open(path, max_pixels) as im:
+            return im.width, im.height, im.mode in ("1", "L", "LA")
+    except UserError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise _decode_errors(path, exc) from None
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode one image file into a read-only uint8 array (not cached: for large images read
+    once, as ``upscale`` does)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such image file; check the path")
+    try:
+        with _open(path, max_pixels) as im:
+            im.load()
+            im = _to_supported_mode(im, path)
+            pixels = np.asarray(im, dtype=np.uint8)
+    except UserError:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise _decode_errors(path, exc) from None
+    if pixels.flags.writeable:
+        pixels.setflags(write=False)
+    return pixels
+
+
 @functools.lru_cache(maxsize=1024)
 def _decode(path_str: str, mtime_ns: int, size: int) -> np.ndarray:
     # mtime and size are part of the key so that an edited file is decoded again.
-    path = Path(path_str)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = _to_supported_mode(im, path)
-            pixels = np.array(im, dtype=np.uint8)
-    except UserError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(
-            f"{path}: cannot decode image ({exc}); re-save it as PNG or remove it from the folder"
-        ) from None
-    pixels.setflags(write=False)
-    return pixels
+    return read_image(path_str)
 
 
 def load_image(path: str | Path) -> HRImage:

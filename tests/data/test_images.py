@@ -53,3 +53,67 @@ def test_folder_listing(tmp_path, image_folder):
         list_image_files(tmp_path / "empty")
     with pytest.raises(UserError, match="no such folder"):
         list_image_files(tmp_path / "missing")
+
+
+# -- bit depth from the header, and one documented pixel limit (issue 18) ----------------------
+
+def png_bytes(width: int, height: int, bit_depth: int, color_type: int, raw: bytes) -> bytes:
+    """A PNG written by hand: Pillow cannot write 48- or 64-bit colour PNGs."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def deep_png(path, channels: int = 3) -> None:
+    """A 16-bit-per-channel PNG (48-bit RGB, 64-bit RGBA or 16-bit gray+alpha)."""
+    pixels = np.random.default_rng(0).integers(0, 65536, (5, 6, channels), dtype=np.uint16)
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in pixels)
+    path.write_bytes(png_bytes(6, 5, 16, {2: 4, 3: 2, 4: 6}[channels], raw))
+
+
+@pytest.mark.parametrize("channels", [3, 4, 2])
+def test_16_bit_colour_png_is_refused_not_cut_to_8_bits(tmp_path, channels):
+    deep_png(tmp_path / "d.png", channels)
+    with pytest.raises(UserError, match="16-bit or floating-point pixels"):
+        load_image(tmp_path / "d.png")
+    from tnas_pipeline.data.images import read_image
+
+    with pytest.raises(UserError, match="16 bits per channel"):
+        read_image(tmp_path / "d.png")
+
+
+def huge_header_png(path, side: int = 20000) -> None:
+    """A PNG whose header says ``side``² pixels (its data is cut short: only the header is read
+    before the limit refuses it)."""
+    path.write_bytes(png_bytes(side, side, 8, 2, b"\x00" * 64))
+
+
+def test_pixel_limit_is_one_line_not_a_decompression_bomb_traceback(tmp_path):
+    huge_header_png(tmp_path / "big.png")
+    with pytest.raises(UserError, match="more than the limit"):
+        load_image(tmp_path / "big.png")
+    from tnas_pipeline.data.images import probe_image, read_image
+
+    for load in (load_image, read_image, probe_image):
+        with pytest.raises(UserError, match=r"20000x20000 is 400,000,000 pixels, more than the "
+                                            r"limit of 100,000,000; .*--max-pixels"):
+            load(tmp_path / "big.png")
+    # A raised limit lets the header through; this file's cut-short data then fails to decode.
+    assert probe_image(tmp_path / "big.png", max_pixels=400_000_000) == (20000, 20000, False)
+    with pytest.raises(UserError, match="cannot decode"):
+        read_image(tmp_path / "big.png", max_pixels=400_000_000)
+
+
+def test_pixel_limit_applies_to_small_images_too(tmp_path, image_folder):
+    from tnas_pipeline.data.images import read_image
+
+    with pytest.raises(UserError, match="64x48 is 3,072 pixels, more than the limit of 3,000"):
+        read_image(image_folder / "im0.png", max_pixels=3000)
+    assert read_image(image_folder / "im0.png", max_pixels=3072).shape == (48, 64, 3)
