@@ -11,6 +11,8 @@ import numpy as np
 
 _WINDOW = 11
 _SIGMA = 1.5
+#: The side of the SSIM window: an image scored by SSIM has at least this many pixels a side.
+WINDOW = _WINDOW
 
 
 def _gaussian_1d(size: int = _WINDOW, sigma: float = _SIGMA) -> np.ndarray:
