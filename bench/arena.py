@@ -8,7 +8,7 @@ For every latency budget, on this CPU's latency table (×2, ONNX Runtime, 1 thre
 * ``archlr0``: the same pipeline with the architecture learning rate at 0 (the logits never
   move: derive, fit, inherit and fine-tune with no search);
 * ``random``: an architecture drawn uniformly from the same space, through the same fit and
-  on-device check from neutral logits (:mod:`tnas_pipeline.search.random_choice`), trained from
+  on-device check from neutral logits (:mod:`tnas_pipeline.nas.random_choice`), trained from
   scratch for ``--iters`` steps;
 * every hand-designed family (:mod:`tnas_pipeline.networks.families`: ABPN, ECBSR, RLFN, plain CNN
   with the anchor skip, FSRCNN, ESPCN): the largest member of its grid that *measures* ≤ the
@@ -128,7 +128,7 @@ class Timer:
 
     def __init__(self, lut, state: dict[str, Any], state_path: Path, section: str) -> None:
         from tnas_pipeline.latency.devices import fingerprint_id
-        from tnas_pipeline.search.device_check import cpu_measure
+        from tnas_pipeline.nas.device_check import cpu_measure
 
         self.fp = fingerprint_id()
         self.measure = cpu_measure(lut)
@@ -190,7 +190,7 @@ def size_family(family: str, budgets: list[float], scale: int, timer: Timer,
 def train_config(arch_source: str, data: dict[str, Any], args: argparse.Namespace, seed: int):
     from tnas_pipeline.training.config import TrainConfig
 
-    # The search's fine-tuning recipe (pipeline/search/run.py), for every model.
+    # The search's fine-tuning recipe (pipeline/nas/run.py), for every model.
     return TrainConfig(arch_source=arch_source, scale=2, train_data=data["train"],
                        val_data=data["val"], iters=args.iters, batch_size=16, patch_size=72,
                        lr=2e-3, val_every=max(args.iters // 2, 1), seed=seed,
@@ -222,7 +222,7 @@ def family_space(family: str) -> str:
 def nas_config(family: str, budget: float, seed: int, lut, data, args):
     """The search configuration of a ``nas`` or ``archlr0`` model (``archlr0``: no architecture
     step, so its network is the fit of the initial architecture parameters)."""
-    from tnas_pipeline.search.config import SearchConfig
+    from tnas_pipeline.nas.config import SearchConfig
 
     frozen = base_family(family) == "archlr0"
     return SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
@@ -236,7 +236,7 @@ def nas_config(family: str, budget: float, seed: int, lut, data, args):
 def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -> dict[str, Any]:
     import shutil
 
-    from tnas_pipeline.search.run import run_search
+    from tnas_pipeline.nas.run import run_search
 
     cfg = nas_config(family, budget, seed, lut, data, args)
     saved = run / "search" / "config.json"
@@ -261,8 +261,8 @@ def model_record(family: str, budget: float, seed: int, run: Path, arch, iterati
 def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
                 log) -> dict[str, Any]:
     """Train (or search) one model of the arena into its run directory; its record."""
+    from tnas_pipeline.nas.random_choice import fitted_random_architecture
     from tnas_pipeline.networks.architecture import Architecture
-    from tnas_pipeline.search.random_choice import fitted_random_architecture
 
     run = args.out / "runs" / f"{args.iters}it" / f"{budget:g}ms" / f"{family}-s{seed}"
     if base_family(family) in ("nas", "archlr0"):
@@ -288,7 +288,7 @@ def train_model(family: str, budget: float, seed: int, arch, lut, data, args,
             saved = load_state(fitted)
             arch, extra = Architecture.from_dict(saved["arch"]), saved["record"]
         else:
-            arch, extra = fitted_random_architecture(lut, budget, seed, log=log)
+            arch, extra = fitted_random_architecture(lut, budget, seed)
             run.mkdir(parents=True, exist_ok=True)
             save_state(fitted, {"arch": arch.to_dict(), "record": extra})
         extra = {k: extra[k] for k in ("predicted_ms", "device_check", "drawn_predicted_ms")}
@@ -326,14 +326,14 @@ def run_arena(args: argparse.Namespace) -> dict[str, Any]:
     eval_sets = dict(data["eval"])
     for folder in args.eval_data:
         eval_sets[folder.resolve().name] = str(folder.resolve())
-    lut = table_for_this_cpu(2, "default", bring_up="profile", log=log)
+    lut = table_for_this_cpu(2, "default", bring_up="profile")
     tables = {"default": lut}
 
     def luts(family: str):
         """The table a searched family searches (this CPU's; brought up if it has none)."""
         space = family_space(family)
         if space not in tables:
-            tables[space] = table_for_this_cpu(2, space, bring_up="profile", log=log)
+            tables[space] = table_for_this_cpu(2, space, bring_up="profile")
         return tables[space]
 
     timer = Timer(lut, state, state_path, "grid_latency")

@@ -61,7 +61,7 @@ def collect(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                                "within_budget": bool(t and t.ms <= b)})
         budgets.append({"budget_ms": b, "models": models, "does_not_fit": missing})
     from tnas_pipeline.latency.measure import NETWORK_PROTOCOL
-    from tnas_pipeline.search.config import SearchConfig
+    from tnas_pipeline.nas.config import SearchConfig
 
     return {
         "date": dt.date.today().isoformat(),
@@ -93,7 +93,7 @@ def collect(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
 
 def _pool(readings: list[dict[str, float]]):
     """The passes' readings of one network as one (the on-device check's pooling)."""
-    from tnas_pipeline.search.device_check import OnDevice, pooled
+    from tnas_pipeline.nas.device_check import OnDevice, pooled
 
     if not readings:
         return None

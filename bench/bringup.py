@@ -45,7 +45,7 @@ def bring_up(method: str, work: Path) -> dict[str, Any]:
     path = work / f"{method}.json"
     path.unlink(missing_ok=True)
     t0 = time.monotonic()
-    table = bring_up_table(source, method, path, log=print, progress=True)
+    table = bring_up_table(source, method, path, progress=True)
     return {"seconds": time.monotonic() - t0, "table": str(table.path),
             "source": source.data["device"], "sigma": table.sigma,
             "factors": (table.data.get("transfer") or {}).get("op_factors")}
@@ -55,7 +55,7 @@ def check_table(path: Path, networks: int, fit: int) -> dict[str, Any]:
     from tnas_pipeline.latency.backends import get_backend
     from tnas_pipeline.latency.lut import LatencyTable
     from tnas_pipeline.latency.profiler import check, random_networks
-    from tnas_pipeline.search.fit_samples import fit_outputs
+    from tnas_pipeline.nas.fit_samples import fit_outputs
 
     table = LatencyTable.load(path)
     backend = get_backend("ort", device="cpu", precision="fp32", threads=table.threads)

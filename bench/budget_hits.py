@@ -36,10 +36,10 @@ def search_and_export(budget: float, scale: int, seed: int, iters: int, run: Pat
     """Search into ``run`` (unless it finished) and export it; the wall seconds of the
     search, or 0 when reused."""
     from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
-    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.deploy.exporter import ExportRequest, export_run
     from tnas_pipeline.latency.resolve import resolve_profile
-    from tnas_pipeline.search.config import SearchConfig
-    from tnas_pipeline.search.run import run_search
+    from tnas_pipeline.nas.config import SearchConfig
+    from tnas_pipeline.nas.run import run_search
 
     wall = 0.0
     if not (run / "search.json").is_file():
@@ -52,14 +52,14 @@ def search_and_export(budget: float, scale: int, seed: int, iters: int, run: Pat
         run_search(cfg, lut, run, overwrite=True, progress=False, argv=sys.argv)
         wall = time.monotonic() - t0
     if not (run / "export" / "model-fp32.onnx").is_file():
-        export_run(ExportRequest(run=run), argv=sys.argv, progress=False, log=lambda m: None)
+        export_run(ExportRequest(run=run), argv=sys.argv, progress=False)
     return wall
 
 
 def validate(run: Path) -> dict[str, Any]:
-    from tnas_pipeline.export.validation import validate_run
+    from tnas_pipeline.deploy.validation import validate_run
 
-    report = validate_run(run, argv=sys.argv, progress=False, log=lambda m: None)
+    report = validate_run(run, argv=sys.argv, progress=False)
     return {k: report[k] for k in ("latency_ms", "predicted_ms", "prediction_error",
                                    "host_drift", "budget_ms", "budget_use", "checks", "pass",
                                    "psnr_y")} | {"date": report["provenance"]["date"]}

@@ -32,8 +32,8 @@ from bench.search_budgets import measure_ms, searched_and_validated
 from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 from tnas_pipeline.latency.devices import cpu_mismatch
 from tnas_pipeline.latency.resolve import resolve_profile
+from tnas_pipeline.nas.config import SearchConfig
 from tnas_pipeline.run_dir import RunDir
-from tnas_pipeline.search.config import SearchConfig
 from tnas_pipeline.search_space import DEFAULT_SPACE
 
 

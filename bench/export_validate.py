@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, cpu_line, markdown_table
-from tnas_pipeline.export.exporter import ExportRequest, export_run
-from tnas_pipeline.export.validation import validate_run
+from tnas_pipeline.deploy.exporter import ExportRequest, export_run
+from tnas_pipeline.deploy.validation import validate_run
 from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 
 
@@ -48,13 +48,11 @@ def main() -> None:
     for run in runs:
         rec = {"run": str(run)}
         for precision in ("fp32", "fp16"):
-            manifest = export_run(ExportRequest(run=run, precision=precision), progress=False,
-                                  log=lambda m: print(m, flush=True))
+            manifest = export_run(ExportRequest(run=run, precision=precision), progress=False)
             set5 = manifest["parity"]["onnxruntime"]["Set5"]["onnxruntime"]
             report = validate_run(run, run / "export" / f"model-{precision}.onnx",
                                   rounds=args.rounds if precision == "fp32" else 1,
-                                  progress=False,
-                                  log=lambda m: print(m, flush=True))
+                                  progress=False)
             rec[precision] = {"export_set5": set5, "validate": {
                 k: report[k] for k in ("psnr_y", "psnr_y_pytorch", "psnr_delta_db",
                                        "max_abs_diff", "latency_ms", "predicted_ms",

@@ -48,7 +48,7 @@ from tnas_pipeline.latency.profiler import (
     random_networks,
     start_table,
 )
-from tnas_pipeline.search.fit_samples import fit_outputs
+from tnas_pipeline.nas.fit_samples import fit_outputs
 from tnas_pipeline.search_space import SPACES
 
 STAGES = ("profile", "check1", "check2")

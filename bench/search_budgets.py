@@ -42,11 +42,11 @@ from tnas_pipeline.io_utils import write_json_atomic, write_text_atomic
 from tnas_pipeline.latency.backends.base import get_backend
 from tnas_pipeline.latency.devices import cpu_mismatch
 from tnas_pipeline.latency.resolve import resolve_profile
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.run import run_search
 from tnas_pipeline.networks import BASELINES, baseline_architecture, build_network
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.run_dir import RunDir
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.run import run_search
 from tnas_pipeline.training.config import TrainConfig
 from tnas_pipeline.training.trainer import train
 
@@ -87,16 +87,16 @@ def searched_and_validated(cfg: SearchConfig, lut, run: Path, reuse: bool,
                            eval_sets: list[Path]) -> dict:
     """Search into ``run`` (unless ``reuse`` and it finished), export it, ``validate`` it and
     score it on ``eval_sets``: the record the side-by-side benches tabulate."""
-    from tnas_pipeline.export.exporter import ExportRequest, export_run
-    from tnas_pipeline.export.validation import validate_run
+    from tnas_pipeline.deploy.exporter import ExportRequest, export_run
+    from tnas_pipeline.deploy.validation import validate_run
 
     wall = None
     if not (reuse and (run / "search.json").is_file()):
         t0 = time.monotonic()
         run_search(cfg, lut, run, overwrite=True, argv=sys.argv)
         wall = time.monotonic() - t0
-    export_run(ExportRequest(run=run), argv=sys.argv, progress=False, log=lambda m: None)
-    report = validate_run(run, argv=sys.argv, progress=False, log=lambda m: None)
+    export_run(ExportRequest(run=run), argv=sys.argv, progress=False)
+    report = validate_run(run, argv=sys.argv, progress=False)
     return {"run": str(run), "lut": str(lut.path), "wall_seconds": wall,
             "summary": json.loads((run / "search.json").read_text()),
             "result": json.loads((run / "search" / "result.json").read_text()),
@@ -164,7 +164,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lut = (resolve_profile("cpu", int(args.lut[5:]) if args.lut.startswith("cpu-x") else 2,
-                           bring_up="profile", log=lambda m: print(m, file=sys.stderr))
+                           bring_up="profile")
            if args.lut == "cpu" or args.lut.startswith("cpu-x") else resolve_profile(args.lut))
     scale = int(lut.data["scale"])
     suffix = "" if scale == 2 else f"_x{scale}"

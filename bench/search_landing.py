@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_config(budget: float, seed: int, args: argparse.Namespace, lut, data):
     """The search configuration of one run (iters × search_fraction = search_iters: the supernet
     phase of a run of that length)."""
-    from tnas_pipeline.search.config import SearchConfig
+    from tnas_pipeline.nas.config import SearchConfig
 
     extra = {"penalty": args.penalty} if args.penalty else {}
     return SearchConfig(budget_ms=budget, lut=str(lut.path), scale=2, train_data=data["train"],
@@ -63,7 +63,7 @@ def run_config(budget: float, seed: int, args: argparse.Namespace, lut, data):
 def one_run(budget: float, seed: int, args: argparse.Namespace, lut, data) -> dict[str, Any]:
     import shutil
 
-    from tnas_pipeline.search.searcher import Searcher
+    from tnas_pipeline.nas.searcher import Searcher
 
     cfg = run_config(budget, seed, args, lut, data)
     run = OUT / args.tag / f"{budget:g}ms-s{seed}"

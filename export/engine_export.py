@@ -16,8 +16,8 @@ manifest (:func:`tnas_pipeline.runtime.trt.engine.engine_manifest` plus the run'
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,17 +25,19 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from tnas_pipeline.deploy.artifacts import engine_manifest_path, save_engine
+from tnas_pipeline.deploy.comparator import Comparator
+from tnas_pipeline.deploy.image_parity import image_parity
+from tnas_pipeline.deploy.tolerances import parity_checks
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.artifacts import engine_manifest_path, save_engine
-from tnas_pipeline.export.comparator import Comparator
-from tnas_pipeline.export.image_parity import image_parity
-from tnas_pipeline.export.tolerances import parity_checks
 from tnas_pipeline.runtime.runners import TorchRunner
 from tnas_pipeline.runtime.trt.availability import require_tensorrt
 from tnas_pipeline.runtime.trt.cuda import gpu_info
 from tnas_pipeline.runtime.trt.engine import build_engine, engine_manifest, timing_cache_name
 from tnas_pipeline.runtime.trt.runner import TrtRunner
 from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+
+logger = logging.getLogger(__name__)
 
 DYNAMIC_MIN_SIDE = 8
 
@@ -75,8 +77,8 @@ def dynamic_profile(colors: int) -> tuple[tuple[int, ...], tuple[int, ...], tupl
 def build_engines(ctx: TrtContext, model: nn.Module, scale: int, colors: int,
                   dynamic_onnx: bytes,
                   static_onnx: bytes, lr_hw: tuple[int, int], stem: str, size_tag: str,
-                  req: Any, identity: dict[str, str], folders: list[Path], progress: bool,
-                  log: Callable[[str], None]) -> list[dict[str, Any]]:
+                  req: Any, identity: dict[str, str], folders: list[Path], progress: bool
+                  ) -> list[dict[str, Any]]:
     """Build, check and describe both engines; nothing is written until ``save()`` is called.
 
     Returns one dict per engine: ``record`` (for the export manifest), ``save`` (writes the
@@ -96,11 +98,11 @@ def build_engines(ctx: TrtContext, model: nn.Module, scale: int, colors: int,
               f"{stem}-dynamic.engine")]
     plans = {}
     for variant, onnx_bytes, shapes, _ in specs:
-        log(f"building the {variant} TensorRT {ctx.version} engine on {ctx.gpu['gpu']} "
+        logger.info(f"building the {variant} TensorRT {ctx.version} engine on {ctx.gpu['gpu']} "
             f"(timing cache {cache})")
         plans[variant] = build_engine(onnx_bytes, shapes, workspace, cache)
 
-    log(f"parity: TensorRT against PyTorch on {', '.join(f.name for f in folders)}")
+    logger.info(f"parity: TensorRT against PyTorch on {', '.join(f.name for f in folders)}")
     reference = TorchRunner(model, "cpu", "fp32", name="pytorch")
     engine = TrtRunner(plans["dynamic"], name="tensorrt")
     with reference, engine:

@@ -5,17 +5,17 @@ The steps, each reported as it starts:
 1. with ``--format trt``, TensorRT and a GPU are required first, so nothing is done in vain;
 2. the run's network (re-parameterised) is exported twice to ONNX, dynamic and static at the
    deployment resolution, each through ``onnx.checker`` and onnxsim, and stamped with the run's
-   hashes (:mod:`tnas_pipeline.export.artifacts`);
+   hashes (:mod:`tnas_pipeline.deploy.artifacts`);
 3. parity: ONNX Runtime against PyTorch on real images (``--parity-data``, the bundled Set5 by
    default) and the static variant on one input at its shape; any NaN or Inf is an error;
-4. with ``--format trt``, :mod:`tnas_pipeline.export.engine_export` builds and checks the engines;
+4. with ``--format trt``, :mod:`tnas_pipeline.deploy.engine_export` builds and checks the engines;
 5. only then is anything written: the files, then ``export-<precision>.json`` (what each file is,
    its hash and shapes, the parity figures).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,22 +23,24 @@ from typing import Any
 import numpy as np
 
 from tnas_pipeline.data.defaults import default_val_folders
-from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.comparator import Comparator
-from tnas_pipeline.export.image_parity import image_parity
-from tnas_pipeline.export.onnx_export import (
+from tnas_pipeline.deploy.comparator import Comparator
+from tnas_pipeline.deploy.image_parity import image_parity
+from tnas_pipeline.deploy.onnx_export import (
     OnnxFromTorch,
     opset_of,
     save_onnx,
     simplify_onnx,
     stamp,
 )
-from tnas_pipeline.export.tolerances import parity_checks
+from tnas_pipeline.deploy.tolerances import parity_checks
+from tnas_pipeline.errors import UserError
 from tnas_pipeline.io_utils import file_sha256, write_json_atomic
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.provenance import provenance
 from tnas_pipeline.run_dir import RunDir, run_identity
 from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("onnx", "trt")
 DEFAULT_OUTPUT_SIZE = (1280, 720)
@@ -90,14 +92,14 @@ def _check_finite(parity: dict[str, Any], runner: str, what: str, precision: str
         raise _nonfinite_error(what, bad, total, precision)
 
 
-def export_run(req: ExportRequest, argv: list[str] | None = None, progress: bool = True,
-               log: Callable[[str], None] = print) -> dict[str, Any]:
+def export_run(req: ExportRequest, argv: list[str] | None = None,
+               progress: bool = True) -> dict[str, Any]:
     """Export ``req.run``; returns the manifest it wrote (see the module docstring)."""
     if req.fmt not in FORMATS:
         raise UserError(f"unknown --format {req.fmt!r}; use onnx or trt")
     trt_context = None
     if req.fmt == "trt":
-        from tnas_pipeline.export.engine_export import trt_context_here
+        from tnas_pipeline.deploy.engine_export import trt_context_here
 
         trt_context = trt_context_here()  # TensorRT, a CUDA binding and a GPU, or a UserError
     run = RunDir(req.run)
@@ -112,7 +114,7 @@ def export_run(req: ExportRequest, argv: list[str] | None = None, progress: bool
     stem = f"model-{req.precision}"
     meta = {"scale": str(arch.scale), "precision": req.precision, **identity}
 
-    log(f"exporting {run.path} ({arch.name}, x{arch.scale}) to ONNX, {req.precision}")
+    logger.info(f"exporting {run.path} ({arch.name}, x{arch.scale}) to ONNX, {req.precision}")
     dynamic = stamp(simplify_onnx(OnnxFromTorch(model, None, req.precision, arch.colors)()),
                     {**meta, "tnas.variant": "dynamic"})
     static = stamp(simplify_onnx(OnnxFromTorch(model, (lh, lw), req.precision, arch.colors)()),
@@ -120,7 +122,7 @@ def export_run(req: ExportRequest, argv: list[str] | None = None, progress: bool
     dynamic_bytes, static_bytes = dynamic.SerializeToString(), static.SerializeToString()
 
     folders = [Path(p) for p in req.parity_data] or default_val_folders()
-    log(f"parity: ONNX Runtime against PyTorch on {', '.join(f.name for f in folders)}")
+    logger.info(f"parity: ONNX Runtime against PyTorch on {', '.join(f.name for f in folders)}")
     reference = TorchRunner(model, "cpu", "fp32", name="pytorch")
     ort = OnnxrtRunner(dynamic_bytes, name="onnxruntime")
     with reference, ort:
@@ -136,11 +138,11 @@ def export_run(req: ExportRequest, argv: list[str] | None = None, progress: bool
 
     engines: list[dict[str, Any]] = []
     if trt_context is not None:
-        from tnas_pipeline.export.engine_export import build_engines
+        from tnas_pipeline.deploy.engine_export import build_engines
 
         engines = build_engines(trt_context, model, arch.scale, arch.colors, dynamic_bytes,
                                 static_bytes, (lh, lw), stem, f"{w}x{h}", req, identity, folders,
-                                progress, log)
+                                progress)
 
     # Everything checked: write.
     files = [(out_dir / f"{stem}.onnx", dynamic, "dynamic", ["batch", arch.colors, "height",

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from tnas_pipeline.data.degradation import make_pair
 from tnas_pipeline.data.images import as_rgb, list_image_files, load_image
+from tnas_pipeline.deploy.comparator import output_diff
 from tnas_pipeline.evaluation import set_names
-from tnas_pipeline.export.comparator import output_diff
+from tnas_pipeline.logs import progress_bar
 from tnas_pipeline.metrics import score_image
 from tnas_pipeline.runtime.runners.base import Runner
 from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
@@ -53,7 +53,8 @@ def image_parity(runners: Sequence[Runner], reference: str, folders: Sequence[Pa
         psnr = {n: [] for n in by_name}
         ssim = {n: [] for n in by_name}
         outs: dict[str, list[np.ndarray]] = {n: [] for n in by_name}
-        for path in tqdm(paths, desc=f"parity {set_name}", disable=not progress, leave=False):
+        for path in progress_bar(paths, enabled=progress, desc=f"parity {set_name}",
+                                 leave=False):
             lr, hr = make_pair(load_image(path).pixels, scale)
             gray = lr.ndim == 2
             x = as_rgb(lr).astype(np.float32).transpose(2, 0, 1)[None] / 255.0

@@ -20,7 +20,7 @@ MAX_ABS_DIFF = {("onnxruntime", "fp32"): 1e-5, ("tensorrt", "fp32"): 1e-2}
 
 def parity_checks(sets: dict[str, dict[str, Any]], runner: str, runtime: str,
                   precision: str) -> list[dict[str, Any]]:
-    """Checks of ``runner``'s scores in an :func:`tnas_pipeline.export.image_parity.image_parity`
+    """Checks of ``runner``'s scores in an :func:`tnas_pipeline.deploy.image_parity.image_parity`
     result.
 
     Each check is ``{"name", "ok", "value", "limit", "detail"}``.

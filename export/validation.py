@@ -4,8 +4,8 @@ For one exported artifact (ONNX or a TensorRT engine) of a run directory:
 
 * **Quality**: PSNR/SSIM (Y) on the benchmark sets (bundled Set5 and Set14 unless ``--data``)
   and the difference from the run's PyTorch model on the same tiles
-  (:func:`tnas_pipeline.export.image_parity.image_parity`), within
-:mod:`tnas_pipeline.export.tolerances`. * **Latency** on this machine (ONNX Runtime): the
+  (:func:`tnas_pipeline.deploy.image_parity.image_parity`), within
+:mod:`tnas_pipeline.deploy.tolerances`. * **Latency** on this machine (ONNX Runtime): the
   artifact's static file timed as a ratio to the latency table's reference network, interleaved in
   the same process (:mod:`tnas_pipeline.latency.interleaved`), in ``rounds`` fresh sessions. The
   ratio becomes milliseconds with the reference's time: when the table was measured on this CPU
@@ -23,6 +23,7 @@ The report goes to ``RUN/validation/<artifact>.{json,md}``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from tnas_pipeline.data.defaults import default_eval_folders
+from tnas_pipeline.deploy.artifacts import read_engine_manifest
+from tnas_pipeline.deploy.image_parity import image_parity
+from tnas_pipeline.deploy.onnx_export import read_metadata
+from tnas_pipeline.deploy.tolerances import parity_checks
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.artifacts import read_engine_manifest
-from tnas_pipeline.export.image_parity import image_parity
-from tnas_pipeline.export.onnx_export import read_metadata
-from tnas_pipeline.export.tolerances import parity_checks
 from tnas_pipeline.io_utils import read_json_file, write_json_atomic, write_text_atomic
 from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.networks.architecture import Architecture
@@ -44,6 +45,8 @@ from tnas_pipeline.provenance import provenance
 from tnas_pipeline.run_dir import RunDir, check_identity, run_identity
 from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
 from tnas_pipeline.runtime.runners.base import Runner
+
+logger = logging.getLogger(__name__)
 
 PREDICTION_TOLERANCE = 0.10
 BUDGET_USE_FLOOR = 0.85  # under this share of the budget, the network leaves budget unused
@@ -122,8 +125,8 @@ def open_artifact(path: Path, run: RunDir, trt_here: Callable[[], dict[str, str]
     if suffix in (".engine", ".plan", ".trt"):
         manifest = read_engine_manifest(path)
         check_identity(manifest, run, path)
-        from tnas_pipeline.export.artifacts import check_engine_compatible
-        from tnas_pipeline.export.engine_export import trt_context_here
+        from tnas_pipeline.deploy.artifacts import check_engine_compatible
+        from tnas_pipeline.deploy.engine_export import trt_context_here
 
         here = trt_here() if trt_here else trt_context_here().here()
         check_engine_compatible(manifest, here, path)
@@ -268,7 +271,7 @@ def _images_runner(art: Artifact, device: str) -> Runner:
 def validate_run(run_path: str | Path, artifact: str | Path | None = None,
                  data: list[Path] | None = None, device: str = "cpu", torch_device: str = "cpu",
                  threads: int | None = None, rounds: int = 3, argv: list[str] | None = None,
-                 progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+                 progress: bool = True) -> dict[str, Any]:
     """Validate an artifact of ``run_path``; returns the report it wrote (module docstring)."""
     if device not in ("cpu", "cuda"):
         raise UserError(f"--device {device!r}: validate on cpu or cuda (a Jetson is cuda)")
@@ -286,7 +289,7 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
     output_size = tuple(ref.table.output_size) if ref.table else DEFAULT_OUTPUT_SIZE
     lw, lh = lr_size(output_size, arch.scale)
 
-    log(f"validating {art.path.name} ({art.runtime}, {art.precision}) of {run.path} on "
+    logger.info(f"validating {art.path.name} ({art.runtime}, {art.precision}) of {run.path} on "
         f"{', '.join(f.name for f in folders)}")
     reference = TorchRunner(model, torch_device, "fp32", name="pytorch")
     runner = _images_runner(art, device)
@@ -314,7 +317,7 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
             ref.predicted_ms = None  # the table predicts another resolution
         if art.kind == "onnx":
             reference_arch = _reference_arch(ref.table if same_resolution else None, arch)
-            log(f"latency: {rounds} sessions at input {shape[3]}x{shape[2]}"
+            logger.info(f"latency: {rounds} sessions at input {shape[3]}x{shape[2]}"
                 + (f", {threads} thread(s)" if threads else "")
                 + f", as a ratio to the reference network {reference_arch.name} timed "
                   "interleaved")
@@ -336,7 +339,7 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
                            "" if use >= BUDGET_USE_FLOOR else
                            f"; under {BUDGET_USE_FLOOR:.0%} the network leaves budget unused")})
         if use < BUDGET_USE_FLOOR:
-            log(f"warning: the network uses {use:.0%} of its {ref.budget_ms:g} ms budget and "
+            logger.warning(f"the network uses {use:.0%} of its {ref.budget_ms:g} ms budget and "
                 "leaves the rest unused; search again at this budget on this device")
     error = None
     if latency and ref.predicted_ms and "ratio" in latency and ref.table is not None:

@@ -38,7 +38,7 @@ def _progress(progress: bool | None) -> bool:
 
 
 def _budget(latency_budget: float | str) -> float:
-    from tnas_pipeline.search.budget import parse_latency_budget
+    from tnas_pipeline.nas.budget import parse_latency_budget
 
     if isinstance(latency_budget, str):
         return parse_latency_budget(latency_budget)
@@ -116,7 +116,7 @@ def profile(device: str = "cpu", *, space: str = "default", scale: int = 2,
     from tnas_pipeline.profiling import profile_device
 
     return profile_device(device, space=space, scale=scale, output=output, resume=resume,
-                          progress=_progress(progress), log=log.info, **options)
+                          progress=_progress(progress), **options)
 
 
 def search(latency_budget: float | str, *, device: str = "cpu", output: str | Path | None = None,
@@ -129,10 +129,10 @@ def search(latency_budget: float | str, *, device: str = "cpu", output: str | Pa
     ``device`` (``cpu``, ``jetson`` or a table file), fit it, fine-tune it.
 
     Without ``data`` the bundled T91 images train it. ``options`` are further
-    :class:`tnas_pipeline.search.config.SearchConfig` fields (``seed``, ``search_fraction``, …).
+    :class:`tnas_pipeline.nas.config.SearchConfig` fields (``seed``, ``search_fraction``, …).
     """
-    from tnas_pipeline.search.plan import default_output, plan_search
-    from tnas_pipeline.search.run import resume_config, run_search
+    from tnas_pipeline.nas.plan import default_output, plan_search
+    from tnas_pipeline.nas.run import resume_config, run_search
 
     budget_ms = _budget(latency_budget)
     if resume:
@@ -144,7 +144,7 @@ def search(latency_budget: float | str, *, device: str = "cpu", output: str | Pa
             minutes = 6.0
         cfg, lut = plan_search(budget_ms, device=device, space=space, relaxation=relaxation,
                                data=data, val_data=val_data,
-                               bring_up=bring_up if device == "cpu" else None, log=log.info,
+                               bring_up=bring_up if device == "cpu" else None,
                                progress=_progress(progress), iters=iters, minutes=minutes,
                                **options)
     out = Path(output) if output else default_output(budget_ms)
@@ -161,11 +161,11 @@ def export(run: str | Path, *, precision: str = "fp32", fmt: str = "onnx",
            progress: bool | None = None) -> ExportResult:
     """Export a run's network to ONNX (and with ``fmt="trt"`` a TensorRT engine), checked
     against PyTorch before anything is written."""
-    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.deploy.exporter import ExportRequest, export_run
 
     req = ExportRequest(run=Path(run), fmt=fmt, precision=precision, output_size=output_size,
                         out_dir=Path(out_dir) if out_dir else None)
-    manifest = export_run(req, argv=sys.argv, progress=_progress(progress), log=log.info)
+    manifest = export_run(req, argv=sys.argv, progress=_progress(progress))
     folder = Path(out_dir) if out_dir else Path(run) / "export"
     return ExportResult(out_dir=folder, artifacts=[folder / a["file"] for a in
                                                    manifest["artifacts"]],
@@ -178,10 +178,10 @@ def validate(run: str | Path, *, artifact: str | Path | None = None,
              progress: bool | None = None) -> ValidationResult:
     """Check an exported artifact: PSNR on benchmark images, latency here against the table's
     prediction and the run's budget."""
-    from tnas_pipeline.export.validation import validate_run
+    from tnas_pipeline.deploy.validation import validate_run
 
     report = validate_run(run, artifact, [Path(d) for d in data], device=device, rounds=rounds,
-                          argv=sys.argv, progress=_progress(progress), log=log.info)
+                          argv=sys.argv, progress=_progress(progress))
     lat = report.get("latency_ms") or {}
     return ValidationResult(passed=bool(report["pass"]), latency_ms=lat.get("median"),
                             budget_use=report.get("budget_use"), psnr_y=report["psnr_y"],
@@ -203,7 +203,7 @@ def run(latency_budget: float | str | None = None, *, output: str | Path = "runs
                   budget_ms=_budget(latency_budget) if latency_budget is not None else None,
                   **options)
     s = run_main_job(job, resume=resume, overwrite=overwrite, progress=_progress(progress),
-                     argv=sys.argv, log=log.info)
+                     argv=sys.argv)
     lat = s.get("latency_ms") or {}
     return RunResult(passed=bool(s["pass"]), verdict=s["verdict"], run=Path(s["run"]),
                      arch=s["arch"], latency_ms=lat.get("median"), budget_ms=s["budget_ms"],

@@ -10,6 +10,7 @@ libraries), so an application decides where messages go. The CLI attaches one st
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -53,9 +54,12 @@ class _CliFormatter(logging.Formatter):
 def configure_cli_logging(verbosity: int = 0) -> None:
     """One stderr handler for the ``tnas_pipeline`` tree: ``verbosity`` 0 shows information,
     1 or more debug messages too, -1 or less warnings and errors only. Calling it again replaces
-    the handler (tests invoke the CLI many times in one process)."""
+    the handler (tests invoke the CLI many times in one process). Under ``torchrun`` only rank 0
+    logs information."""
     level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else \
         logging.WARNING
+    if int(os.environ.get("RANK", "0") or 0) > 0:
+        level = max(level, logging.WARNING)  # under torchrun, rank 0 speaks for all
     for handler in [h for h in LOGGER.handlers if getattr(h, "_tnas_cli", False)]:
         LOGGER.removeHandler(handler)
     handler = logging.StreamHandler()  # sys.stderr as it is now (click's runner swaps it)
@@ -63,4 +67,3 @@ def configure_cli_logging(verbosity: int = 0) -> None:
     handler._tnas_cli = True  # type: ignore[attr-defined]
     LOGGER.addHandler(handler)
     LOGGER.setLevel(level)
-    LOGGER.propagate = False

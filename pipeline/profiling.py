@@ -10,8 +10,8 @@ into whatever folder the command happens to run in.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -21,10 +21,16 @@ from tnas_pipeline.latency.backends import get_backend
 from tnas_pipeline.latency.devices import default_runtime
 from tnas_pipeline.latency.interleaved import RatioProtocol
 from tnas_pipeline.latency.lut import LatencyTable
-from tnas_pipeline.latency.profiler import measure_model_networks, plan_model_networks
+from tnas_pipeline.latency.profiler import (
+    measure_model_networks,
+    plan_model_networks,
+    require_profile_counts,
+)
 from tnas_pipeline.latency.profiler import profile as measure_blocks
-from tnas_pipeline.search.fit_samples import fit_outputs
+from tnas_pipeline.nas.fit_samples import fit_outputs
 from tnas_pipeline.search_space import SPACES
+
+logger = logging.getLogger(__name__)
 
 #: Where tables a user makes go without ``-o`` (TNAS_PIPELINE_PROFILES overrides it).
 PROFILES_ENV = "TNAS_PIPELINE_PROFILES"
@@ -47,19 +53,18 @@ def profile_device(device: str = "cpu", *, runtime: str | None = None, scale: in
                    precision: str = "fp32", output: str | Path | None = None,
                    resume: bool = False, networks: int = 150, fit_networks: int = 50,
                    runs: int = 3, min_pairs: int = 8, max_pairs: int = 30,
-                   threads: int | None = None, seed: int = 0, progress: bool = True,
-                   log: Callable[[str], None] | None = None) -> LatencyTable:
+                   threads: int | None = None, seed: int = 0,
+                   progress: bool = True) -> LatencyTable:
     """Measure ``device`` into a latency table (module docstring) and return it."""
     if space not in SPACES:
         raise UserError(f"unknown search space {space!r}; known: {', '.join(SPACES)}")
     if runs < 1 or min_pairs < 1 or max_pairs < min_pairs:
         raise UserError("--runs and --min-pairs must be at least 1, and --max-pairs at least "
                         "--min-pairs")
-    if networks < 0 or fit_networks < 0:
-        raise UserError("--networks and --fit-networks cannot be negative")
+    require_profile_counts(networks, fit_networks, threads)
     chosen = default_runtime(device)  # also refuses an unknown device
-    if runtime is None and device == "cuda" and chosen == "torch" and log:
-        log("note: TensorRT is not installed; profiling PyTorch-CUDA as the fallback "
+    if runtime is None and device == "cuda" and chosen == "torch":
+        logger.info("note: TensorRT is not installed; profiling PyTorch-CUDA as the fallback "
             "(recorded in the table)")
     runtime = runtime or chosen
     if runtime == "trt" and device == "cpu":

@@ -42,6 +42,15 @@ def test_bad_input_is_a_user_error():
         tnas.search("200")
 
 
+def test_the_api_functions_survive_importing_the_package_modules():
+    """No subpackage shares a name with an API function: importing one would replace it."""
+    import tnas_pipeline.deploy.exporter
+    import tnas_pipeline.nas.run
+
+    assert callable(tnas.search) and callable(tnas.export) and callable(tnas.profile)
+    assert not isinstance(tnas.search, type(tnas_pipeline.deploy))
+
+
 @pytest.fixture
 def this_cpu_has_a_table(monkeypatch):
     """The shipped ×2 table stands in for this CPU's own, in the test's cache: the example runs

@@ -1,4 +1,4 @@
-"""Imports run one way: networks → runtime → latency → search → workflows → CLI.
+"""Imports run one way: networks → runtime → latency → search (``nas``) → workflows → CLI.
 
 The graph is read from the source with :mod:`ast`, imports inside functions included (a lazy
 import hides a cycle; it does not remove it). Every module of ``tnas_pipeline`` gets the layer
@@ -14,18 +14,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ROOTS = {"tnas_pipeline": REPO / "pipeline", "tnas_pipeline.export": REPO / "export"}
+ROOTS = {"tnas_pipeline": REPO / "pipeline", "tnas_pipeline.deploy": REPO / "export"}
 
 #: Layer of each top-level part of the package, lowest first.
 LAYERS = [
     # foundations: no network, no runtime
-    {"errors", "registry", "io_utils", "provenance", "metrics", "data", "tiling", "logs", "interrupts"},
+    {"errors", "registry", "io_utils", "provenance", "metrics", "data", "tiling", "logs",
+     "interrupts", "schema", "image_writers", "png_writer"},
     {"networks", "search_space", "receptive_field"},
     {"runtime", "run_dir", "run_lock", "inference", "evaluation", "upscaling"},
     {"latency"},
     {"training"},
-    {"search"},
-    {"export", "main_job", "api", "plots", "report", "profiling", ""},  # "" is the package's __init__
+    {"nas"},  # the search
+    # workflows; "" is the package's __init__ (the API, loaded lazily)
+    {"deploy", "main_job", "api", "plots", "report", "profiling", ""},
     {"cli"},
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
@@ -111,5 +113,5 @@ def test_the_module_graph_has_no_cycle(graph):
 
 
 def test_the_graph_is_read_from_the_whole_package(graph):
-    assert "tnas_pipeline.networks.ops" in graph and "tnas_pipeline.export.exporter" in graph
+    assert "tnas_pipeline.networks.ops" in graph and "tnas_pipeline.deploy.exporter" in graph
     assert "tnas_pipeline.networks.reparam" in graph["tnas_pipeline.networks.ops"]

@@ -6,8 +6,9 @@ checks catch a package or data folder left out of ``pyproject.toml`` before that
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -23,7 +24,7 @@ def folder_of(package: str) -> Path:
 
 def test_the_build_maps_the_design_cards_folders_into_one_namespace():
     assert CONFIG["package-dir"] == {"tnas_pipeline": "pipeline",
-                                     "tnas_pipeline.export": "export",
+                                     "tnas_pipeline.deploy": "export",
                                      "tnas_pipeline.hardware_profiles": "hardware_profiles"}
     assert all(p.startswith("tnas_pipeline") for p in CONFIG["packages"])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tnas_pipeline.cli.common import echo_json, json_option
+from tnas_pipeline.cli.common import OutputPath, echo_json, json_option
 from tnas_pipeline.cli.profile_cmd import parse_output_size
 
 
@@ -24,11 +24,11 @@ from tnas_pipeline.cli.profile_cmd import parse_output_size
 @click.option("--output-size",
               help="Deployment output WIDTHxHEIGHT of the static variant [default: the "
                    "resolution of the run's latency table, 1280x720 for a run without one].")
-@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path),
+@click.option("-o", "--output", "out_dir", type=OutputPath("dir", Path),
               help="Output folder [default: RUN/export].")
 @click.option("--parity-data", multiple=True, type=click.Path(path_type=Path),
               help="HR image folder(s) for the parity check [default: bundled Set5].")
-@click.option("--workspace-mb", default=1024, show_default=True,
+@click.option("--workspace-mb", default=1024, show_default=True, type=click.IntRange(1, 2**20),
               help="TensorRT builder workspace limit.")
 @click.option("--timing-cache", type=click.Path(path_type=Path),
               help="TensorRT timing cache [default: one per GPU and TensorRT version in "
@@ -53,15 +53,14 @@ def export(run, fmt, precision, output_size, out_dir, parity_data, workspace_mb,
       tnas-pipeline export --run runs/s150 --precision fp16 --output-size 1920x1080
       tnas-pipeline export --run runs/s150 --format trt --precision fp16   # on the Jetson
     """
-    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.deploy.exporter import ExportRequest, export_run
 
     req = ExportRequest(run=run, fmt=fmt, precision=precision,
                         output_size=parse_output_size(output_size) if output_size else None,
                         out_dir=out_dir,
                         parity_data=list(parity_data), workspace_mb=workspace_mb,
                         timing_cache=timing_cache)
-    manifest = export_run(req, argv=sys.argv, progress=not (no_progress or as_json),
-                          log=lambda m: click.echo(m, err=True))
+    manifest = export_run(req, argv=sys.argv, progress=not (no_progress or as_json))
     folder = Path(out_dir) if out_dir else Path(run) / "export"
     if as_json:
         echo_json({"out_dir": str(folder), **{k: manifest[k] for k in (

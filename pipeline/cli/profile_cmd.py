@@ -7,18 +7,27 @@ from pathlib import Path
 
 import click
 
-from tnas_pipeline.cli.common import echo_json, json_option
+from tnas_pipeline.cli.common import COUNT, SEED, THREADS, OutputPath, echo_json, json_option
 from tnas_pipeline.errors import UserError
+from tnas_pipeline.schema import MAX_OUTPUT_PIXELS, MAX_OUTPUT_SIDE
 
 _RUNTIME_KEYS = {"onnxruntime": "ort", "torch": "torch", "tensorrt": "trt"}
+#: Networks a --check measures at least: Kendall's tau ranks pairs, so it needs two.
+MIN_CHECK_NETWORKS = 2
 
 
 def parse_output_size(text: str) -> tuple[int, int]:
-    """``"1280x720"`` → ``(1280, 720)``; anything else is a :class:`UserError`."""
+    """``"1280x720"`` → ``(1280, 720)``, at most 8K (:data:`tnas_pipeline.schema.MAX_OUTPUT_SIDE`
+    a side, :data:`~tnas_pipeline.schema.MAX_OUTPUT_PIXELS` in all); anything else is a
+    :class:`UserError`."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text or "")
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
         raise UserError(f"--output-size {text!r} is not WIDTHxHEIGHT, e.g. 1280x720")
-    return int(m.group(1)), int(m.group(2))
+    w, h = int(m.group(1)), int(m.group(2))
+    if max(w, h) > MAX_OUTPUT_SIDE or w * h > MAX_OUTPUT_PIXELS:
+        raise UserError(f"--output-size {w}x{h} is larger than the limit of {MAX_OUTPUT_SIDE} "
+                        f"pixels a side and {MAX_OUTPUT_PIXELS:,} in all (8K, 7680x4320)")
+    return w, h
 
 
 def _summary(table) -> dict:
@@ -46,9 +55,9 @@ def _print_summary(s: dict) -> None:
     if m and m.get("loo"):
         loo = m["loo"]
         click.echo(f"  model: sum(LUT) x residual (ridge {m['ridge']}) fitted on "
-                   f"{m['networks']} networks; leave-one-out MAPE {loo['mape']:.1%}, within 10% "
-                   f"{loo['within_10pct']:.0%}, Kendall tau {loo['kendall_tau']:.3f}; "
-                   f"uncertainty {m['sigma']:.1%}")
+                   f"{m['networks']} networks; leave-one-out MAPE {_num(loo['mape'], '.1%')}, "
+                   f"within 10% {_num(loo['within_10pct'], '.0%')}, Kendall tau "
+                   f"{_num(loo['kendall_tau'], '.3f')}; uncertainty {m['sigma']:.1%}")
     click.echo(f"  reachable latency: {s['reachable_ms']['min']:.2f} .. "
                f"{s['reachable_ms']['max']:.2f} ms")
     if s["bring_up"]:
@@ -56,12 +65,18 @@ def _print_summary(s: dict) -> None:
         click.echo(f"  brought up on this CPU by {b['method']} in {b['seconds']:.0f} s")
 
 
+def _num(value, spec: str) -> str:
+    """A statistic for people: ``n/a`` when there is none (NaN: too few networks)."""
+    return "n/a" if value is None or value != value else format(value, spec)
+
+
 def _check_summary(result: dict, path: str) -> str:
-    parts = [f"{path}: {result['networks']} fresh networks, MAPE {result['mape']:.1%}, within "
-             f"10% {result['within_10pct']:.0%}, Kendall tau {result['kendall_tau']:.3f}"]
+    parts = [f"{path}: {result['networks']} fresh networks, MAPE {_num(result['mape'], '.1%')}, "
+             f"within 10% {_num(result['within_10pct'], '.0%')}, Kendall tau "
+             f"{_num(result['kendall_tau'], '.3f')}"]
     for source, f in result["by_source"].items():
-        parts.append(f"  {source}: {f['networks']} networks, MAPE {f['mape']:.1%}, within 10% "
-                     f"{f['within_10pct']:.0%}")
+        parts.append(f"  {source}: {f['networks']} networks, MAPE {_num(f.get('mape'), '.1%')}, "
+                     f"within 10% {_num(f.get('within_10pct'), '.0%')}")
     return "\n".join(parts)
 
 
@@ -81,26 +96,27 @@ def _check_summary(result: dict, path: str) -> str:
               help="Deployment output resolution WIDTHxHEIGHT.")
 @click.option("--precision", default="fp32", show_default=True,
               type=click.Choice(["fp32", "fp16"]))
-@click.option("-o", "--output", type=click.Path(path_type=str),
+@click.option("-o", "--output", type=OutputPath("file"),
               help="LUT file [default: hardware_profiles/<device>-<runtime>-<precision>-x<scale>"
                    "-<size>[-mixed].json].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted profile in -o.")
-@click.option("--networks", default=150, show_default=True,
+@click.option("--networks", default=150, show_default=True, type=COUNT,
               help="Random whole networks the latency model is fitted on (with --check: checked "
                    "against the table, default 100).")
-@click.option("--fit-networks", default=50, show_default=True,
+@click.option("--fit-networks", default=50, show_default=True, type=COUNT,
               help="Networks the fit picks at random budgets, added to the model's networks "
                    "(with --check: checked too, default 20).")
-@click.option("--runs", default=3, show_default=True,
+@click.option("--runs", default=3, show_default=True, type=COUNT,
               help="Separate runs per block (fresh sessions, one pass over all blocks each); "
                    "their spread is each entry's uncertainty.")
-@click.option("--min-pairs", default=8, show_default=True,
+@click.option("--min-pairs", default=8, show_default=True, type=COUNT,
               help="Timed pairs (block, reference) per run at least.")
-@click.option("--max-pairs", default=30, show_default=True,
+@click.option("--max-pairs", default=30, show_default=True, type=COUNT,
               help="Timed pairs per run at most (a run stops earlier once the ratio's 95 %% "
                    "confidence interval is within 1 %%).")
-@click.option("--threads", type=int, help="CPU threads [default: all cores].")
-@click.option("--seed", default=0, show_default=True, help="Seed of the model's networks.")
+@click.option("--threads", type=THREADS, help="CPU threads [default: all cores].")
+@click.option("--seed", default=0, show_default=True, type=SEED,
+              help="Seed of the model's networks.")
 @click.option("--check", "check_file", type=click.Path(path_type=str),
               help="Measure fresh random networks against this LUT and report its fidelity.")
 @click.option("--estimate", type=str,
@@ -108,11 +124,14 @@ def _check_summary(result: dict, path: str) -> str:
                    "jetson-orin-nx, jetson-agx-orin).")
 @click.option("--info", "info_file", type=click.Path(path_type=str),
               help="Describe a LUT: provenance, calibration, reachable latency range.")
+@click.option("--sign", "sign_file", type=click.Path(path_type=str),
+              help="Sign every entry of a LUT you trust (one made before entries carried "
+                   "checksums, or edited on purpose), so that it loads; no value changes.")
 @click.option("--no-progress", is_flag=True)
 @json_option
 def profile(device, runtime, scale, space_name, output_size, precision, output, resume, networks,
             fit_networks, runs, min_pairs, max_pairs, threads, seed, check_file, estimate,
-            info_file, no_progress, as_json) -> None:
+            info_file, sign_file, no_progress, as_json) -> None:
     """Measure what a device costs: a latency lookup table of every block of the search space.
 
     Every block is measured in context at the deployment resolution with the deployment
@@ -133,22 +152,24 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
       tnas-pipeline profile --device jetson --precision fp16      # on the Jetson, TensorRT
       tnas-pipeline profile --estimate jetson-orin-nano --precision fp16
       tnas-pipeline profile --info hardware_profiles/jetson-orin-nano-fp16.json
+      tnas-pipeline profile --sign my-old-table.json
     """
     from tnas_pipeline.latency.backends import get_backend
     from tnas_pipeline.latency.backends.base import RUNTIME_KEYS
     from tnas_pipeline.latency.devices import default_runtime
     from tnas_pipeline.latency.interleaved import RatioProtocol
-    from tnas_pipeline.latency.lut import LatencyTable
+    from tnas_pipeline.latency.lut import LatencyTable, sign_table_file
     from tnas_pipeline.latency.profiler import (
         check,
         measure_model_networks,
         plan_model_networks,
         random_networks,
         require_measured,
+        require_profile_counts,
     )
     from tnas_pipeline.latency.profiler import profile as run_profile
     from tnas_pipeline.latency.roofline import estimate_table
-    from tnas_pipeline.search.fit_samples import fit_outputs
+    from tnas_pipeline.nas.fit_samples import fit_outputs
     from tnas_pipeline.search_space import SPACES
 
     size = parse_output_size(output_size)
@@ -159,6 +180,11 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
     explicit = {p: ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE
                 for p in ("networks", "fit_networks")}
 
+    if sign_file:
+        n = sign_table_file(sign_file)
+        click.echo(f"{sign_file}: signed {n} entries (no value changed)", err=True)
+        return
+
     if info_file:
         table = LatencyTable.load(info_file)
         summary = _summary(table)
@@ -166,6 +192,11 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         return
 
     if check_file:
+        n_random = networks if explicit["networks"] else 100
+        n_fit = fit_networks if explicit["fit_networks"] else 20
+        if n_random + n_fit < MIN_CHECK_NETWORKS:
+            raise UserError(f"--check needs at least {MIN_CHECK_NETWORKS} networks in all "
+                            "(--networks plus --fit-networks): a ranking of fewer says nothing")
         table = LatencyTable.load(check_file)
         require_measured(table)  # before creating a backend that the estimate's device needs
         rt = table.data.get("runtime", {})
@@ -177,8 +208,6 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         if why := cpu_mismatch(table.data.get("device", {})):
             click.echo(f"warning: {why}; checking it here measures how far off it is",
                        err=True)
-        n_random = networks if explicit["networks"] else 100
-        n_fit = fit_networks if explicit["fit_networks"] else 20
         archs = [("random", a) for a in random_networks(table.space, n_random, 12345, "check")]
         archs += [("fit", a) for a in fit_outputs(table, n_fit, seed=54321)]
         result = check(table, backend, archs, progress=progress)
@@ -200,8 +229,7 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
     if runs < 1 or min_pairs < 1 or max_pairs < min_pairs:
         raise UserError("--runs and --min-pairs must be at least 1, and --max-pairs at least "
                         "--min-pairs")
-    if networks < 0 or fit_networks < 0:
-        raise UserError("--networks and --fit-networks cannot be negative")
+    require_profile_counts(networks, fit_networks, threads)
     chosen = default_runtime(device)  # also refuses an unknown device
     if runtime is None and device == "cuda" and chosen == "torch":
         click.echo("note: TensorRT is not installed; profiling PyTorch-CUDA as the fallback "

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from tnas_pipeline.cli.common import bring_up_option, data_option, echo_json, json_option
+from tnas_pipeline.cli.common import (
+    MINUTES,
+    SEED,
+    THREADS,
+    OutputPath,
+    bring_up_option,
+    data_option,
+    echo_json,
+    json_option,
+)
 
 
 @click.command("run")
@@ -23,7 +32,7 @@ from tnas_pipeline.cli.common import bring_up_option, data_option, echo_json, js
 @click.option("--profile", is_flag=True,
               help="Profile this CPU in full into RUN/latency-profile.json first (a few "
                    "minutes), even when a table of it exists.")
-@click.option("--minutes", default=8.0, show_default=True,
+@click.option("--minutes", default=8.0, show_default=True, type=MINUTES,
               help="Minutes of search plus fine-tuning.")
 @click.option("--iters", type=int,
               help="Iterations of search plus fine-tuning instead of --minutes (reproducible).")
@@ -32,10 +41,11 @@ from tnas_pipeline.cli.common import bring_up_option, data_option, echo_json, js
               help="Validation folder(s) during the search [default: bundled Set5].")
 @click.option("--no-device-check", is_flag=True,
               help="Trust the table alone: do not time the fitted network here and refit.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=int, help="PyTorch threads for training [default: PyTorch's].")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--threads", type=THREADS,
+              help="PyTorch threads for training [default: PyTorch's].")
 @click.option("-o", "--output", default="runs/main", show_default=True,
-              type=click.Path(path_type=Path), help="Run directory.")
+              type=OutputPath("dir", Path), help="Run directory.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in -o.")
 @click.option("--overwrite", is_flag=True, help="Start afresh over an existing run in -o.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
@@ -61,7 +71,7 @@ def run(budget, target, bring_up, profile, minutes, iters, data, val_data, no_de
       tnas-pipeline run --resume -o runs/main
     """
     from tnas_pipeline.main_job import MainJob, run_main_job
-    from tnas_pipeline.search.budget import parse_latency_budget
+    from tnas_pipeline.nas.budget import parse_latency_budget
 
     job = MainJob(out=output, budget_ms=parse_latency_budget(budget) if budget else None,
                   device=target, bring_up=bring_up, profile=profile, minutes=minutes,
@@ -69,8 +79,7 @@ def run(budget, target, bring_up, profile, minutes, iters, data, val_data, no_de
                   threads=threads,
                   device_check=not no_device_check)
     summary = run_main_job(job, resume=resume, overwrite=overwrite,
-                           progress=not (no_progress or as_json), argv=sys.argv,
-                           log=lambda m: click.echo(m, err=True))
+                           progress=not (no_progress or as_json), argv=sys.argv)
     if as_json:
         echo_json(summary)
     else:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
 import click
 
 from tnas_pipeline.cli.common import (
+    ANY_FINITE,
+    BATCH,
+    COUNT,
+    MINUTES,
+    NON_NEGATIVE,
+    PATCH,
+    RUN_DIR,
+    SEED,
+    THREADS,
     bring_up_option,
     data_option,
     echo_json,
@@ -19,7 +27,7 @@ from tnas_pipeline.errors import UserError
 
 
 def _method_names() -> list[str]:
-    from tnas_pipeline.search.methods import SEARCH_METHODS
+    from tnas_pipeline.nas.methods import SEARCH_METHODS
 
     return SEARCH_METHODS.names()
 
@@ -39,8 +47,9 @@ def _method_names() -> list[str]:
 @click.option("--val-data", multiple=True, type=click.Path(path_type=str),
               help="Validation folder(s) [default: bundled Set5].")
 @click.option("--iters", type=int, help="Budget: iterations of search plus fine-tuning.")
-@click.option("--minutes", type=float, help="Budget: minutes of search plus fine-tuning steps.")
-@click.option("--search-fraction", default=0.4, show_default=True,
+@click.option("--minutes", type=MINUTES,
+              help="Budget: minutes of search plus fine-tuning steps.")
+@click.option("--search-fraction", default=0.4, show_default=True, type=ANY_FINITE,
               help="Share of the budget spent on the supernet; the rest fine-tunes.")
 @click.option("--relaxation", default="sparsestmax", show_default=True,
               type=click.Choice(_method_names()),
@@ -58,11 +67,11 @@ def _method_names() -> list[str]:
               help="How the expected latency is held to the middle of the fit's window: "
                    "augmented (Lagrangian plus a quadratic term) and lagrangian pull it from "
                    "both sides, hinge only caps it (the multiplier adapts in each).")
-@click.option("--param-weight", default=0.0, show_default=True,
+@click.option("--param-weight", default=0.0, show_default=True, type=NON_NEGATIVE,
               help="Extra loss term: weight × expected parameters (millions).")
-@click.option("--mult-add-weight", default=0.0, show_default=True,
+@click.option("--mult-add-weight", default=0.0, show_default=True, type=NON_NEGATIVE,
               help="Extra loss term: weight × expected Mult-Adds (G).")
-@click.option("--headroom", type=float,
+@click.option("--headroom", type=ANY_FINITE,
               help="Fit the derived network's prediction into [0.9, 1 - headroom] x budget "
                    "[default: the window the table's model uncertainty leaves for the "
                    "measurement to land in [0.9, 1.0] x budget].")
@@ -74,29 +83,32 @@ def _method_names() -> list[str]:
 @click.option("--ops", "ops_list",
               help="Comma-separated ops the supernet holds [default: every op of the table's "
                    "space], e.g. resblock3x3,invres3x3.")
-@click.option("--evolve-rounds", default=1, show_default=True,
+@click.option("--evolve-rounds", default=1, show_default=True, type=COUNT,
               help="Search-space evolution (NSE): rounds over the table's op pool, each on "
                    "--evolve-active ops, replacing the --evolve-drop lowest ranked; needs a table "
                    "of the pool (profile --space pool).")
-@click.option("--evolve-active", default=4, show_default=True, help="Ops per evolution round.")
-@click.option("--evolve-drop", default=2, show_default=True,
+@click.option("--evolve-active", default=4, show_default=True, type=COUNT,
+              help="Ops per evolution round.")
+@click.option("--evolve-drop", default=2, show_default=True, type=COUNT,
               help="Ops replaced after each evolution round.")
 @click.option("--evolve-criterion", default="weight", show_default=True,
               type=click.Choice(["weight", "abs"]),
               help="How a round ranks its ops: their cell-level weight, or ABS (the angle of "
                    "the paths through them between their current and initial weights).")
-@click.option("--batch-size", default=8, show_default=True, help="Search batch (per process).")
-@click.option("--patch-size", default=48, show_default=True, help="Search HR patch side.")
-@click.option("--finetune-batch-size", default=16, show_default=True,
+@click.option("--batch-size", default=8, show_default=True, type=BATCH,
+              help="Search batch (per process).")
+@click.option("--patch-size", default=48, show_default=True, type=PATCH,
+              help="Search HR patch side.")
+@click.option("--finetune-batch-size", default=16, show_default=True, type=BATCH,
               help="Fine-tuning batch (per process).")
-@click.option("--finetune-patch-size", default=72, show_default=True,
+@click.option("--finetune-patch-size", default=72, show_default=True, type=PATCH,
               help="Fine-tuning HR patch side.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=int, help="PyTorch intra-op threads [default: PyTorch's].")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--threads", type=THREADS, help="PyTorch intra-op threads [default: PyTorch's].")
 @click.option("--torch-device", default="cpu", show_default=True,
               type=click.Choice(["cpu", "cuda", "auto"]),
               help="Where PyTorch trains the supernet (not the target device).")
-@click.option("-o", "--output", type=click.Path(path_type=str),
+@click.option("-o", "--output", type=RUN_DIR,
               help="Run directory [default: runs/search-<budget>ms-<time>].")
 @click.option("--resume", is_flag=True, help="Continue the interrupted search run in -o.")
 @click.option("--overwrite", is_flag=True, help="Delete an existing run in -o and start afresh.")
@@ -136,9 +148,10 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
     """
     from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
     from tnas_pipeline.latency.devices import cpu_mismatch
-    from tnas_pipeline.search.budget import parse_latency_budget, table_for_budget
-    from tnas_pipeline.search.config import SearchConfig
-    from tnas_pipeline.search.run import check_output, resume_config, run_search
+    from tnas_pipeline.nas.budget import parse_latency_budget, table_for_budget
+    from tnas_pipeline.nas.config import SearchConfig
+    from tnas_pipeline.nas.run import check_output, resume_config, run_search
+    from tnas_pipeline.run_dir import default_run_dir
 
     if budget is None and not resume:
         raise UserError("give --latency-budget, e.g. --latency-budget 30ms")
@@ -151,7 +164,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
     else:
-        from tnas_pipeline.search.methods import SEARCH_METHODS
+        from tnas_pipeline.nas.methods import SEARCH_METHODS
 
         method = SEARCH_METHODS.get(relaxation)
         if space_opt and (evolve_rounds > 1 or method.space != "default"):
@@ -159,7 +172,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
                             f"{'--evolve-rounds' if evolve_rounds > 1 else '--relaxation'}")
         space_name = "pool" if evolve_rounds > 1 else (space_opt or method.space)
         lut = table_for_budget(target, int(scale) if scale else None, space_name, budget_ms,
-                               bring_up, log=lambda m: click.echo(m, err=True),
+                               bring_up,
                                progress=not no_progress)
         space_scale = int(scale) if scale else int(lut.data["scale"])
         lut.require_compatible(lut.space.with_scale(space_scale))
@@ -178,8 +191,7 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             seed=seed,
             finetune_batch_size=finetune_batch_size, finetune_patch_size=finetune_patch_size,
             device=resolve_device(torch_device), threads=threads)
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        output = output or f"runs/search-{budget_ms:g}ms-{stamp}"
+        output = output or str(default_run_dir(f"search-{budget_ms:g}ms"))
     check_output(output, resume, overwrite)
     notice = lut.estimate_notice()
     if notice:

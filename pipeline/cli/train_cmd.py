@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
 import click
 
 from tnas_pipeline.cli.common import (
+    BATCH,
+    LEARNING_RATE,
+    MINUTES,
+    PATCH,
+    POSITIVE,
+    RUN_DIR,
+    SEED,
+    THREADS,
     data_option,
     device_option,
     echo_json,
@@ -45,15 +52,19 @@ def resolve_architecture(model: str, scale: int | None):
 @click.option("--val-data", multiple=True, type=click.Path(path_type=str),
               help="Validation folder(s) of HR images [default: bundled Set5].")
 @click.option("--iters", type=int, help="Budget: number of training iterations.")
-@click.option("--minutes", type=float, help="Budget: minutes of training steps.")
-@click.option("--val-every", default=500, show_default=True, help="Validate every N iterations.")
-@click.option("--batch-size", default=16, show_default=True, help="Patches per step (per process).")
-@click.option("--patch-size", default=72, show_default=True, help="HR patch side in pixels.")
-@click.option("--lr", default=2e-3, show_default=True, help="Initial Adam learning rate.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=int, help="PyTorch intra-op threads [default: PyTorch's].")
+@click.option("--minutes", type=MINUTES, help="Budget: minutes of training steps.")
+@click.option("--val-every", default=500, show_default=True, type=POSITIVE,
+              help="Validate every N iterations.")
+@click.option("--batch-size", default=16, show_default=True, type=BATCH,
+              help="Patches per step (per process).")
+@click.option("--patch-size", default=72, show_default=True, type=PATCH,
+              help="HR patch side in pixels.")
+@click.option("--lr", default=2e-3, show_default=True, type=LEARNING_RATE,
+              help="Initial Adam learning rate.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--threads", type=THREADS, help="PyTorch intra-op threads [default: PyTorch's].")
 @device_option
-@click.option("-o", "--output", type=click.Path(path_type=str),
+@click.option("-o", "--output", type=RUN_DIR,
               help="Run directory [default: runs/<model>-x<scale>-<time>].")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in -o.")
 @click.option("--overwrite", is_flag=True, help="Delete an existing run in -o and start afresh.")
@@ -77,7 +88,7 @@ def train(model, scale, data, val_data, iters, minutes, val_every, batch_size, p
     """
     from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
     from tnas_pipeline.networks import Architecture
-    from tnas_pipeline.run_dir import RunDir
+    from tnas_pipeline.run_dir import RunDir, default_run_dir
     from tnas_pipeline.training.config import TrainConfig
     from tnas_pipeline.training.trainer import train as run_training
 
@@ -85,7 +96,8 @@ def train(model, scale, data, val_data, iters, minutes, val_every, batch_size, p
         if not output:
             raise UserError("--resume needs -o RUN, the run directory to continue")
         run = RunDir(output)
-        run.require(run.arch, run.config, run.checkpoint)
+        run.require_resumable("train", run.checkpoint)
+        run.require(run.arch, run.config)
         arch = Architecture.load(run.arch)
         cfg = TrainConfig.from_dict(run.read_json(run.config))
         if iters is not None or minutes is not None:  # allow extending the budget on resume
@@ -103,8 +115,7 @@ def train(model, scale, data, val_data, iters, minutes, val_every, batch_size, p
             iters=iters, minutes=minutes, batch_size=batch_size, patch_size=patch_size, lr=lr,
             val_every=val_every, seed=seed, device=resolve_device(device), threads=threads,
         )
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        output = output or f"runs/{arch.name}-x{arch.scale}-{stamp}"
+        output = output or str(default_run_dir(f"{arch.name}-x{arch.scale}"))
     metrics = run_training(arch, cfg, output, resume=resume, overwrite=overwrite,
                            progress=not no_progress, argv=sys.argv)
     if not metrics:  # a non-main process under torchrun

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tnas_pipeline.cli.common import data_option, echo_json, json_option
+from tnas_pipeline.cli.common import THREADS, data_option, echo_json, json_option
 
 
 @click.command()
@@ -21,9 +21,9 @@ from tnas_pipeline.cli.common import data_option, echo_json, json_option
               help="Where the artifact runs (a Jetson is cuda).")
 @click.option("--torch-device", default="cpu", show_default=True,
               type=click.Choice(["cpu", "cuda"]), help="Where the PyTorch reference runs.")
-@click.option("--threads", type=int,
+@click.option("--threads", type=THREADS,
               help="ONNX Runtime threads for latency [default: the latency table's].")
-@click.option("--rounds", default=3, show_default=True,
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 100),
               help="Fresh sessions timed, each a run of interleaved pairs with the table's "
                    "reference network; the median of their ratios is reported.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
@@ -49,12 +49,11 @@ def validate(run, artifact, data, device, torch_device, threads, rounds,
       tnas-pipeline validate --run runs/s150 --device cuda    # the engine, on the GPU
       tnas-pipeline validate --run runs/s150 --data ~/benchmarks/Urban100
     """
-    from tnas_pipeline.export.validation import validate_run
+    from tnas_pipeline.deploy.validation import validate_run
 
     report = validate_run(run, artifact, [Path(d) for d in data], device, torch_device,
                           threads, rounds, argv=sys.argv,
-                          progress=not (no_progress or as_json),
-                          log=lambda m: click.echo(m, err=True))
+                          progress=not (no_progress or as_json))
     if as_json:
         echo_json(report)
     else:

@@ -21,9 +21,10 @@ Which bring-up is the default was decided on the figures in the README (bring-up
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from tnas_pipeline.errors import UserError
@@ -31,6 +32,8 @@ from tnas_pipeline.latency.devices import describe_cpu, fingerprint_id, same_cpu
 from tnas_pipeline.latency.interleaved import RatioProtocol
 from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.latency.shipped import shipped_table
+
+logger = logging.getLogger(__name__)
 
 CACHE_ENV = "TNAS_PIPELINE_CACHE_DIR"
 METHODS = ("profile", "transfer")
@@ -85,11 +88,10 @@ def _usable(path: Path, source: LatencyTable) -> LatencyTable:
 
 
 def table_for_this_cpu(scale: int, space: str = "default", bring_up: str | None = None,
-                       log: Callable[[str], None] | None = None, progress: bool = True
+                       progress: bool = True
                        ) -> LatencyTable:
     """This CPU's table of ``scale`` and ``space`` (module docstring). Without ``bring_up`` a
     foreign shipped table comes back as it is, and the caller reports it."""
-    say = log or (lambda m: None)
     shipped = shipped_table("cpu", scale, space)
     if same_cpu(shipped.data.get("device", {})):
         return shipped
@@ -99,7 +101,7 @@ def table_for_this_cpu(scale: int, space: str = "default", bring_up: str | None 
     # One process measures; another that needs the same table (a second job, the other rank
     # under torchrun) waits for it, then finds it in the cache.
     with _exclusive(path.with_name(path.name + ".lock")):
-        return _cached_or_brought_up(shipped, space, path, bring_up, say, progress)
+        return _cached_or_brought_up(shipped, space, path, bring_up, progress)
 
 
 @contextlib.contextmanager
@@ -119,12 +121,12 @@ def _exclusive(lock: Path) -> Iterator[None]:
 
 
 def _cached_or_brought_up(shipped: LatencyTable, space: str, path: Path, bring_up: str | None,
-                          say: Callable[[str], None], progress: bool) -> LatencyTable:
+                          progress: bool) -> LatencyTable:
     if path.is_file():
         try:
             return _usable(path, shipped)
         except UserError as exc:
-            say(f"the cached table of this CPU, {path}, is not usable ({exc}); measuring "
+            logger.info(f"the cached table of this CPU, {path}, is not usable ({exc}); measuring "
                 "this CPU again")
             path.unlink(missing_ok=True)
     if bring_up is None:
@@ -134,14 +136,15 @@ def _cached_or_brought_up(shipped: LatencyTable, space: str, path: Path, bring_u
     what = ("profiling every block here (a few minutes; an interrupted profile resumes)"
             if bring_up == "profile" else "adapting it to this CPU from a minute of "
             "measurements")
-    say(f"no latency table of this CPU ({describe_cpu()}) yet; the shipped one was measured "
+    logger.info(f"no latency table of this CPU ({describe_cpu()}) yet; the shipped one was "
+                "measured "
         f"on {describe_cpu(shipped.data.get('device', {}))}, so it is not used as it is: "
         f"{what}; the result is cached in {path.parent}")
-    return bring_up_table(shipped, bring_up, path, say, progress)
+    return bring_up_table(shipped, bring_up, path, progress)
 
 
 def bring_up_table(source: LatencyTable, method: str, path: Path,
-                   log: Callable[[str], None], progress: bool = True) -> LatencyTable:
+                   progress: bool = True) -> LatencyTable:
     """Measure this CPU's counterpart of ``source`` by ``method`` into ``path``."""
     from tnas_pipeline.latency.backends import get_backend
     from tnas_pipeline.latency.profiler import profile
@@ -159,7 +162,7 @@ def bring_up_table(source: LatencyTable, method: str, path: Path,
         if resume:
             try:
                 LatencyTable.load(partial)
-                log(f"continuing the interrupted bring-up in {partial}")
+                logger.info(f"continuing the interrupted bring-up in {partial}")
             except UserError:
                 partial.unlink()
                 resume = False
@@ -172,6 +175,6 @@ def bring_up_table(source: LatencyTable, method: str, path: Path,
     table.save(partial)
     os.replace(partial, path)
     table.path = path
-    log(f"this CPU's table is ready ({method}, {table.data['bring_up']['seconds']:.0f} s): "
+    logger.info(f"this CPU's table is ready ({method}, {table.data['bring_up']['seconds']:.0f} s): "
         f"{path}")
     return table

@@ -17,6 +17,11 @@ are milliseconds over a nominal 1 ms reference.
 ``transfer`` (another CPU's table adapted by a few measurements here,
 :mod:`tnas_pipeline.latency.transfer`) or ``roofline-estimate``; every command that uses an estimate
 says so. Version 1 tables (milliseconds and a linear calibration) are read and converted.
+
+Every field is checked on load, and every entry carries a checksum of its values
+(:mod:`tnas_pipeline.latency.lut_schema`, :mod:`tnas_pipeline.latency.lut_sign`): a wrongly typed
+field or a hand-edited entry is one error that names each, not a traceback or a silently moved
+prediction.
 """
 
 from __future__ import annotations
@@ -29,10 +34,15 @@ from typing import Any
 import numpy as np
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.io_utils import read_json_file, write_json_atomic
+from tnas_pipeline.io_utils import write_json_atomic
+from tnas_pipeline.latency.arch_codec import decode_arch
 from tnas_pipeline.latency.blocks import Block, architecture_blocks, space_blocks
+from tnas_pipeline.latency.lut_schema import check_table
+from tnas_pipeline.latency.lut_sign import CHECKSUM_KEY, entry_checksum, sign_entries
 from tnas_pipeline.latency.model import Prediction, correction, features
+from tnas_pipeline.latency.upgrade import upgrade_v1
 from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.schema import read_json_document
 from tnas_pipeline.search_space import SearchSpace
 
 FORMAT = "tnas-pipeline/lut"
@@ -43,19 +53,34 @@ TRANSFER = "transfer"
 # Relative uncertainty of a prediction when a table has no fitted model (an estimate, or a
 # table without whole-network measurements): wide, so nothing leans on it.
 UNMODELLED_SIGMA = 0.10
+# Whole networks a model must be fitted on to know its own error: with fewer, leave-one-out
+# errors say nothing (two networks fit "perfectly"), so the table's uncertainty is
+# UNMODELLED_SIGMA and ``profile`` refuses to fit on fewer.
+MIN_MODEL_NETWORKS = 5
 
 
-def encode_arch(arch: Architecture) -> dict[str, Any]:
-    """An architecture of a search space in a few words: per cell, its (op, width) pairs."""
-    d = {"cells": [[[layer.op, layer.width] for layer in cell.ops] for cell in arch.cells],
-         "k": arch.upsampler.kernel}
-    d["c"] = arch.head.out  # the trunk width (older tables have none: the space's channels)
-    return d
+def sign_table_file(path: str | Path) -> int:
+    """Sign every entry of the table file at ``path`` in place, changing nothing else (not a
+    value, not the version: a version 1 table stays one), and return how many were signed.
 
+    For a table the user trusts but that the tool refuses: one made before checksums, or one
+    edited on purpose. Its fields must still be of the right types (nothing is signed that the
+    tool could not read), and it must load once signed, else the file is left as it was."""
+    from tnas_pipeline.latency.lut_schema import table_problems
 
-def decode_arch(space: SearchSpace, d: dict[str, Any], name: str = "sample") -> Architecture:
-    cells = [[(str(op), None if w is None else int(w)) for op, w in cell] for cell in d["cells"]]
-    return space.architecture(cells, int(d["k"]), name=name, trunk=d.get("c"))
+    path = Path(path)
+    data = read_json_document(path, "no such latency table",
+                              "corrupt latency table ({exc}); profile again")
+    if not isinstance(data, dict) or data.get("format") != FORMAT or \
+            data.get("version") not in (1, VERSION):
+        raise UserError(f"{path}: not a tnas-pipeline latency table of version 1 or {VERSION}; "
+                        "nothing signed")
+    table_problems(data).raise_if_any(f"{path}: corrupt latency table, not signed",
+                                      "profile again")
+    sign_entries(data["entries"])
+    LatencyTable.from_data(copy.deepcopy(data), path)  # it loads once signed, or stays as it was
+    write_json_atomic(path, data)
+    return len(data["entries"])
 
 
 def _finite(value: Any, what: str) -> float:
@@ -91,8 +116,8 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         """Read and validate a LUT file; anything wrong is a one-line :class:`UserError`."""
         path = Path(path)
-        data = read_json_file(path, "no such latency table; make one with tnas-pipeline profile",
-                              "corrupt latency table ({exc}); profile again")
+        data = read_json_document(path, "no such latency table; make one with tnas-pipeline "
+                                  "profile", "corrupt latency table ({exc}); profile again")
         return cls.from_data(data, path)
 
     @classmethod
@@ -100,20 +125,18 @@ class LatencyTable:
         where = path or "latency table"
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UserError(f"{where}: not a tnas-pipeline latency table")
+        if data.get("version") not in (1, VERSION):
+            raise UserError(f"{where}: latency table version {data.get('version')!r} is not "
+                            f"supported (this tool reads 1 and {VERSION}); profile again")
+        # Every field's type and range, and every entry's checksum, all reported at once.
+        check_table(data, where)
         if data.get("version") == 1:
-            from tnas_pipeline.latency.upgrade import upgrade_v1
-
             try:
-                if SearchSpace.from_dict(data["search_space"]["fields"]).hash != \
-                        data["search_space"]["hash"]:
-                    raise ValueError("search-space hash does not match its fields")
-                data = upgrade_v1(data)
+                data = upgrade_v1(data, cls)
             except (KeyError, TypeError, ValueError, AttributeError, UserError) as exc:
                 raise UserError(f"{where}: corrupt latency table ({type(exc).__name__}: {exc}); "
                                 "profile again") from None
-        if data.get("version") != VERSION:
-            raise UserError(f"{where}: latency table version {data.get('version')!r} is not "
-                            f"supported (this tool reads 1 and {VERSION}); profile again")
+            sign_entries(data["entries"])  # converted by the tool from verified entries
         table = cls(data, path)
         try:
             table.validate()
@@ -164,12 +187,15 @@ class LatencyTable:
                 _finite(v, "model value")
         if not isinstance(d.get("model_samples", []), list):
             raise ValueError("model_samples must be a list")
+        self.samples()  # each model network is an architecture of the table's space
 
     def save(self, path: str | Path | None = None) -> None:
-        """Write atomically (to ``path`` or where it was loaded from)."""
+        """Write atomically (to ``path`` or where it was loaded from), every entry signed
+        (:mod:`tnas_pipeline.latency.lut_sign`)."""
         self.path = Path(path) if path else self.path
         if self.path is None:
             raise ValueError("no path to save the latency table to")
+        sign_entries(self.data["entries"])
         write_json_atomic(self.path, self.data)
 
     # -- properties -----------------------------------------------------------------------------
@@ -239,7 +265,8 @@ class LatencyTable:
         model = self.model
         # A model fitted on a handful of networks knows little of its own error; a transferred
         # one carries the error measured by the transfer.
-        if model is None or (model.get("networks", 0) < 5 and "transfer_level" not in model):
+        if model is None or (model.get("networks", 0) < MIN_MODEL_NETWORKS
+                             and "transfer_level" not in model):
             return UNMODELLED_SIGMA
         return float(model["sigma"])
 
@@ -278,10 +305,11 @@ class LatencyTable:
     def set_entry(self, block: Block, ratio: float, sd: float, runs: list[float] | None = None,
                   **extra: Any) -> None:
         ref_ms = self.profiled_reference_ms or 1.0
-        self.data["entries"][block.key] = {
+        entry = {
             "ratio": round(float(ratio), 8), "sd": round(float(sd), 8),
             "median_ms": round(float(ratio) * ref_ms, 6), "sd_ms": round(float(sd) * ref_ms, 6),
             **({"runs": [round(float(r), 8) for r in runs]} if runs is not None else {}), **extra}
+        self.data["entries"][block.key] = {**entry, CHECKSUM_KEY: entry_checksum(block.key, entry)}
 
     def entry_ratio(self, block: Block) -> float:
         try:

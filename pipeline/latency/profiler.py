@@ -33,15 +33,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.arch_codec import decode_arch, encode_arch
 from tnas_pipeline.latency.backends import LatencyBackend
 from tnas_pipeline.latency.blocks import Block, space_blocks
 from tnas_pipeline.latency.devices import device_info
 from tnas_pipeline.latency.fidelity import fidelity
 from tnas_pipeline.latency.interleaved import RatioProtocol, RatioRun
-from tnas_pipeline.latency.lut import MEASURED, LatencyTable, decode_arch, encode_arch
+from tnas_pipeline.latency.lut import MEASURED, MIN_MODEL_NETWORKS, LatencyTable
 from tnas_pipeline.latency.measure import (
     CHECK_PROTOCOL,
     ENTRY_PROTOCOL,
@@ -52,6 +52,7 @@ from tnas_pipeline.latency.measure import (
     measure_ratio,
 )
 from tnas_pipeline.latency.model import fit_on_samples
+from tnas_pipeline.logs import progress_bar
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import build_network
 from tnas_pipeline.networks.complexity import lr_size
@@ -179,7 +180,7 @@ def start_table(backend: LatencyBackend, device: str, space: SearchSpace,
         table.require_compatible(space)
         _same_setup(table, backend, output_size, backend.precision)
         return table
-    if out.exists():
+    if out.exists() and not _nothing_measured(out):
         raise UserError(f"{out} exists; pass --resume to continue it, or choose another -o")
     table = LatencyTable.new(space, output_size, backend.precision, method, {
         "device": device_info(device), "runtime": backend.describe(),
@@ -196,6 +197,19 @@ def start_table(backend: LatencyBackend, device: str, space: SearchSpace,
     return table
 
 
+def _nothing_measured(path: Path) -> bool:
+    """Whether the table at ``path`` is a profile that stopped before its first measurement
+    (an older version left one behind when the backend failed to start): replacing it loses
+    nothing, and refusing it would block the rerun."""
+    try:
+        table = LatencyTable.load(path)
+    except UserError:
+        return False
+    d = table.data
+    return (d.get("method") == MEASURED and not d["entries"]
+            and not any((d.get("measurements") or {}).values()) and not d.get("model_samples"))
+
+
 def measure_entries(table: LatencyTable, backend: LatencyBackend, protocol: RatioProtocol,
                     progress: bool = True) -> None:
     """Measure every unit ``protocol.runs`` times, one pass over all units per run, saving
@@ -206,8 +220,9 @@ def measure_entries(table: LatencyTable, backend: LatencyBackend, protocol: Rati
     reference = Reference(backend, table.reference_arch, table.output_size)
     one_run = replace(protocol, runs=1)
     todo = sum(max(0, protocol.runs - len(meas.get(u.key, []))) for u in units)
-    bar = tqdm(total=len(units) * protocol.runs, initial=len(units) * protocol.runs - todo,
-               desc="blocks", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=len(units) * protocol.runs,
+                       initial=len(units) * protocol.runs - todo, desc="blocks",
+                       enabled=progress, dynamic_ncols=True)
     prepared: dict[str, Any] = {}
     for p in range(protocol.runs):
         for unit in units:
@@ -259,7 +274,7 @@ def measure_model_networks(table: LatencyTable, backend: LatencyBackend,
     space = table.space
     reference = Reference(backend, table.reference_arch, table.output_size)
     todo = [p for p in plan if str(p["arch"]) not in done]
-    for p in tqdm(todo, desc="model networks", disable=not progress, dynamic_ncols=True):
+    for p in progress_bar(todo, enabled=progress, desc="model networks", dynamic_ncols=True):
         arch = decode_arch(space, p["arch"])
         stats = measure_architecture(backend, arch, table.output_size, reference, protocol)
         samples.append({"arch": p["arch"], "source": p["source"], "ratio": round(stats.ratio, 8),
@@ -271,9 +286,16 @@ def measure_model_networks(table: LatencyTable, backend: LatencyBackend,
 
 
 def fit_model(table: LatencyTable) -> None:
-    """Fit the latency model on the table's measured networks and save."""
+    """Fit the latency model on the table's measured networks and save. A statistic that does
+    not exist (Kendall's tau of one network, or of networks that all tie) is stored as
+    ``null``, never as NaN, which is not JSON."""
     samples = table.samples()
-    table.data["model"] = fit_on_samples(table.space, samples, table.parts) if samples else None
+    model = fit_on_samples(table.space, samples, table.parts) if samples else None
+    for key in ("loo", "raw"):
+        if model and isinstance(model.get(key), dict):
+            model[key] = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                          for k, v in model[key].items()}
+    table.data["model"] = model
     table.save()
 
 
@@ -293,11 +315,37 @@ def profile(backend: LatencyBackend, device: str, space: SearchSpace,
     Callers that can (the CLI, the bring-up) add networks the fit picks with
     :func:`plan_model_networks` and :func:`measure_model_networks` afterwards."""
     table = start_table(backend, device, space, output_size, out, resume, protocol)
-    measure_entries(table, backend, protocol, progress)
+    try:
+        measure_entries(table, backend, protocol, progress)
+    except BaseException:
+        # Failed (or interrupted) before the first measurement was saved: the table holds
+        # nothing to resume, so it goes, and a rerun starts afresh.
+        measured = any((table.data.get("measurements") or {}).values())
+        if not measured and not table.data["entries"] and table.path:
+            table.path.unlink(missing_ok=True)
+        raise
     table.data.setdefault("protocol", {})["model_seed"] = seed
     plan_model_networks(table, random_networks(space, networks, seed), "random")
     measure_model_networks(table, backend, model_protocol, progress)
     return table
+
+
+def require_profile_counts(networks: int, fit_networks: int, threads: int | None = None
+                           ) -> None:
+    """Refuse a profile whose latency model would be fitted on fewer than
+    :data:`~tnas_pipeline.latency.lut.MIN_MODEL_NETWORKS` networks (its leave-one-out error
+    would say nothing: two networks fit "perfectly", one gives a NaN ranking), or run on fewer
+    than one thread."""
+    if networks < 0 or fit_networks < 0:
+        raise UserError("--networks and --fit-networks cannot be negative")
+    if networks + fit_networks < MIN_MODEL_NETWORKS:
+        raise UserError(
+            f"--networks plus --fit-networks must be at least {MIN_MODEL_NETWORKS}, got "
+            f"{networks + fit_networks}: the latency model's error is measured by leaving one "
+            "network out, which on fewer networks says nothing (two fit 'perfectly'); the "
+            "defaults are 150 and 50")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
 
 
 def require_measured(table: LatencyTable) -> None:
@@ -317,7 +365,7 @@ def check(table: LatencyTable, backend: LatencyBackend, archs: Sequence[tuple[st
     _same_setup(table, backend, table.output_size, table.precision)
     reference = Reference(backend, table.reference_arch, table.output_size)
     rows = []
-    for source, arch in tqdm(archs, desc="check networks", disable=not progress,
+    for source, arch in progress_bar(archs, desc="check networks", enabled=progress,
                              dynamic_ncols=True):
         stats = measure_architecture(backend, arch, table.output_size, reference, protocol)
         pred = table.predict_ratio(arch)

@@ -6,7 +6,6 @@ profiled) or a table file. See :mod:`tnas_pipeline.latency.shipped` for the ship
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from tnas_pipeline.errors import UserError
@@ -16,7 +15,7 @@ from tnas_pipeline.latency.shipped import SHIPPED, shipped_table
 
 
 def resolve_profile(device: str, scale: int | None = None, space: str = "default",
-                    bring_up: str | None = None, log: Callable[[str], None] | None = None,
+                    bring_up: str | None = None,
                     progress: bool = True) -> LatencyTable:
     """``cpu``, ``cuda``, ``jetson`` or a LUT file → the latency table.
 
@@ -26,7 +25,7 @@ def resolve_profile(device: str, scale: int | None = None, space: str = "default
     scale (×2 when not given) and ``space`` the search space (``default``, ``mixed`` or
     ``pool``); a LUT file is returned as it is (the caller checks its scale and space)."""
     if device == "cpu":
-        return table_for_this_cpu(scale or 2, space, bring_up=bring_up, log=log,
+        return table_for_this_cpu(scale or 2, space, bring_up=bring_up,
                                   progress=progress)
     if device in SHIPPED:
         return shipped_table(device, scale or 2, space)

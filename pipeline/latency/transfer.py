@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from tnas_pipeline.latency.arch_codec import encode_arch
 from tnas_pipeline.latency.backends import LatencyBackend
 from tnas_pipeline.latency.devices import device_info
 from tnas_pipeline.latency.interleaved import RatioProtocol
-from tnas_pipeline.latency.lut import TRANSFER, LatencyTable, encode_arch
+from tnas_pipeline.latency.lut import TRANSFER, LatencyTable
 from tnas_pipeline.latency.measure import Reference, measure_architecture, measure_ratio
 from tnas_pipeline.latency.profiler import profile_units, random_networks, reference_architecture
 

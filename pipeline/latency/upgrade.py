@@ -16,13 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from tnas_pipeline.latency.arch_codec import encode_arch
+from tnas_pipeline.latency.model import fit_on_samples
 from tnas_pipeline.search_space import SearchSpace
 
+#: The version this module converts to.
+UPGRADED_VERSION = 2
 
-def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
-    """The version 2 data of version 1 table data (module docstring)."""
-    from tnas_pipeline.latency.lut import VERSION, LatencyTable, encode_arch
-    from tnas_pipeline.latency.model import fit_on_samples
+
+def upgrade_v1(old: dict[str, Any], table_cls: type) -> dict[str, Any]:
+    """The version 2 data of version 1 table data (module docstring). ``table_cls`` is the
+    table class (:class:`tnas_pipeline.latency.lut.LatencyTable`, which calls this while
+    loading a file), used to sum the converted entries of each calibration network."""
 
     data = copy.deepcopy(old)
     space = SearchSpace.from_dict(data["search_space"]["fields"])
@@ -41,9 +46,9 @@ def upgrade_v1(old: dict[str, Any]) -> dict[str, Any]:
                         "sd_ms": float(stats.get("std_ms", 0.0))}
     samples_v1 = data.pop("calibration_samples", None) or []
     data.pop("calibration", None)
-    data.update(version=VERSION, reference=reference, entries=entries, model=None,
+    data.update(version=UPGRADED_VERSION, reference=reference, entries=entries, model=None,
                 model_samples=[], upgraded_from=1)
-    table = LatencyTable(data)
+    table = table_cls(data)
     seed = (data.get("protocol") or {}).get("calibration_seed", 0)
     rng = np.random.default_rng(seed)
     kept = []

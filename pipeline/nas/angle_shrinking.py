@@ -58,11 +58,11 @@ def _stats(module: nn.Module, init: Mapping[str, torch.Tensor], prefix: str) -> 
 
 def supernet_op_scores(supernet: nn.Module, init_state: Mapping[str, torch.Tensor],
                        samples: int = 2000, seed: int = 0) -> torch.Tensor:
-    """ABS scores ``[cells, edges, ops]`` of a :class:`~tnas_pipeline.search.supernet.Supernet`.
+    """ABS scores ``[cells, edges, ops]`` of a :class:`~tnas_pipeline.nas.supernet.Supernet`.
 
     ``init_state`` is the supernet's ``state_dict()`` at initialisation: the weights each op
     was created with (across the rounds of search-space evolution, an op's original
-    initialisation, :func:`tnas_pipeline.search.evolution.abs_reference`, not the weights a later
+    initialisation, :func:`tnas_pipeline.nas.evolution.abs_reference`, not the weights a later
     round started from, which would measure one round's movement only). Child networks are
     drawn uniformly (depth, one op per edge, upsampler); each path holds the head, its ops and
     its upsampler. An op no sampled path used scores NaN."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.latency.lut import LatencyTable
@@ -69,7 +68,7 @@ FOREIGN_SLACK = 3.0
 
 
 def table_for_budget(device: str, scale: int | None, space: str, budget_ms: float | None,
-                     bring_up: str | None, log: Callable[[str], None] | None = None,
+                     bring_up: str | None,
                      progress: bool = True) -> LatencyTable:
     """The device's table, bringing this CPU up first if needed; a budget that no CPU like the
     shipped one could reach is refused before any measuring, and the final table checks it
@@ -91,7 +90,7 @@ def table_for_budget(device: str, scale: int | None, space: str, budget_ms: floa
                                 f"network of the space takes even on a CPU {FOREIGN_SLACK:g}x "
                                 f"slower than the shipped table's ({hi:.0f} ms there); lower "
                                 "the budget or widen the search space")
-        table = resolve_profile(device, scale, space, bring_up=bring_up, log=log,
+        table = resolve_profile(device, scale, space, bring_up=bring_up,
                                 progress=progress)
     if budget_ms is not None:
         check_reachable(budget_ms, table)

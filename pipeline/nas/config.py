@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.search.latency_term import BudgetPenalty
+from tnas_pipeline.nas.latency_term import BudgetPenalty
 from tnas_pipeline.training.config import check_budget
 
 
@@ -123,8 +123,8 @@ class SearchConfig:
     def fit_window(self, model_sigma: float) -> tuple[float, float]:
         """Where the fit puts the prediction (× budget): ``[0.9, 1 − headroom]`` when a headroom
         is fixed, else the window the table's model uncertainty leaves for the measurement to
-        land in ``[0.9, 1.0]`` (:func:`tnas_pipeline.search.budget.prediction_window`)."""
-        from tnas_pipeline.search.budget import prediction_window
+        land in ``[0.9, 1.0]`` (:func:`tnas_pipeline.nas.budget.prediction_window`)."""
+        from tnas_pipeline.nas.budget import prediction_window
 
         if self.headroom is not None:
             return 0.9, 1.0 - self.headroom

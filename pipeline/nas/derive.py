@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from tnas_pipeline.nas.supernet import ArchParams, RelaxedWeights, Supernet
 from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
 from tnas_pipeline.search_space import SearchSpace
 
 

@@ -18,6 +18,7 @@ where one measurement costs seconds, not a profile.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from typing import Any
 
 from tnas_pipeline.latency.interleaved import RatioStats
 from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.nas.fit import FitResult
 from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.search.fit import FitResult
+
+logger = logging.getLogger(__name__)
 
 MEASURED_WINDOW = (0.9, 1.0)  # where the measurement must lie, × budget
 MAX_ROUNDS = 4
@@ -113,7 +116,6 @@ def is_surprise(predicted_ms: float, m: OnDevice, table_sigma: float) -> bool:
 def refit_on_device(fit: FitResult, fit_again: Callable[[FitResult, float], FitResult],
                     to_arch: Callable[[FitResult], Architecture], budget_ms: float,
                     measure: Callable[[Architecture], OnDevice],
-                    log: Callable[[str], None] = print,
                     table_sigma: float | None = None) -> tuple[FitResult, list[dict[str, Any]]]:
     """Measure, and refit to the corrected budget until the measurement's confidence interval
     lies in the window.
@@ -135,7 +137,7 @@ def refit_on_device(fit: FitResult, fit_again: Callable[[FitResult, float], FitR
         m = measure(arch)
         readings = [m.ms]
         if table_sigma is not None and is_surprise(current.predicted_ms, m, table_sigma):
-            log(f"on-device check: {m.ms:.1f} ms ± {m.rel_uncertainty:.1%} is "
+            logger.info(f"on-device check: {m.ms:.1f} ms ± {m.rel_uncertainty:.1%} is "
                 f"{m.ms / current.predicted_ms - 1:+.1%} from the table ({table_sigma:.1%} "
                 "uncertainty); measuring again")
             second = measure(arch)
@@ -146,7 +148,7 @@ def refit_on_device(fit: FitResult, fit_again: Callable[[FitResult, float], FitR
                         "uncertainty": m.rel_uncertainty, "readings_ms": readings,
                         "accepted": accepted})
         tried.append((current, m))
-        log(f"on-device check: predicted {current.predicted_ms:.1f} ms, measured "
+        logger.info(f"on-device check: predicted {current.predicted_ms:.1f} ms, measured "
             f"{m.ms:.1f} ms ± {m.rel_uncertainty:.1%} (window {lo:.0f}–{hi:.0f} ms"
             f"{', accepted' if accepted else ''})")
         if accepted or k == MAX_ROUNDS - 1:

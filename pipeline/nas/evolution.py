@@ -7,7 +7,7 @@ of ``evolve_active`` ops of the pool for ``1/R`` of the search budget, then:
 1. ranks its ops, by their cell-level weight (the mean over every edge of the op's relaxed
    weight, each cell counted by its path weight: what the search kept) or by ABS (Hu et al.,
    "Angle-based Search Space Shrinking for Neural Architecture Search", ECCV 2020: the mean
-   angle of the sampled paths through the op, :mod:`tnas_pipeline.search.angle_shrinking`). ABS
+   angle of the sampled paths through the op, :mod:`tnas_pipeline.nas.angle_shrinking`). ABS
    measures each op's angle from the weights it was *initialised* with: an op that survives
    rounds keeps its round-0 initialisation as reference (or the fresh weights it had when it
    last entered the supernet), never the weights a later round started from
@@ -33,6 +33,7 @@ supernet is then derived, fitted, inherited and fine-tuned as a one-round search
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -44,12 +45,14 @@ import torch
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.io_utils import atomic_path, write_json_atomic
 from tnas_pipeline.latency.lut import LatencyTable
-from tnas_pipeline.search.angle_shrinking import rank_ops, supernet_op_scores
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.derive import Choice
-from tnas_pipeline.search.searcher import Searcher, _FrozenSupernet
-from tnas_pipeline.search.supernet import one_hot_weights
+from tnas_pipeline.nas.angle_shrinking import rank_ops, supernet_op_scores
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.derive import Choice
+from tnas_pipeline.nas.searcher import Searcher, _FrozenSupernet
+from tnas_pipeline.nas.supernet import one_hot_weights
 from tnas_pipeline.training.trainer import validate
+
+logger = logging.getLogger(__name__)
 
 
 def round_config(cfg: SearchConfig, active: list[str], r: int) -> SearchConfig:
@@ -271,8 +274,8 @@ def round_front(searcher: Searcher, samples: int, seed: int) -> list[dict[str, A
 
 
 def evolve(cfg: SearchConfig, lut: LatencyTable, out: Path, progress: bool = True,
-           front_samples: int = 6, resume: bool = False,
-           log=print) -> tuple[Searcher, Choice, list[dict[str, Any]]]:
+           front_samples: int = 6, resume: bool = False
+           ) -> tuple[Searcher, Choice, list[dict[str, Any]]]:
     """Run the rounds (module docstring); return the last round's searcher, its derived choice
     and the rounds' records (also written to ``RUN/search/evolution.json``).
 
@@ -305,7 +308,7 @@ def evolve(cfg: SearchConfig, lut: LatencyTable, out: Path, progress: bool = Tru
             searcher.dir.path.mkdir(parents=True, exist_ok=True)
             with atomic_path(init_file) as tmp:
                 torch.save(init_state, tmp)
-        log(f"evolution round {r + 1}/{cfg.evolve_rounds}: {', '.join(active)}")
+        logger.info(f"evolution round {r + 1}/{cfg.evolve_rounds}: {', '.join(active)}")
         derived = searcher.search()  # returns at once for a round that had finished
         if r < len(records):
             rec = records[r]
@@ -332,7 +335,7 @@ def evolve(cfg: SearchConfig, lut: LatencyTable, out: Path, progress: bool = Tru
                 rec.update(dropped=turn.dropped, added=turn.added, next_active=turn.active,
                            pending_after=turn.pending, tie=turn.tie)
                 if turn.tie is not None:
-                    log(f"round {r + 1}: {', '.join(turn.tie['among'])} tied on "
+                    logger.info(f"round {r + 1}: {', '.join(turn.tie['among'])} tied on "
                         f"{', '.join(turn.tie['tied_on'])}; broken by {turn.tie['broken_by']}")
             records.append(rec)
             write_json_atomic(record_file, {"pool": pool, "rounds": records})

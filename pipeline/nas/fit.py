@@ -4,7 +4,7 @@ The search holds the *expected* latency to the budget; the discrete network it d
 land outside. This greedy fit changes one thing at a time (an edge's width one step, an edge's op,
 the depth by one cell, the upsampler kernel) until the prediction (``predict``, the table's
 model: ΣLUT with its residual correction) lies in ``[lo, hi] × budget``; callers narrow that
-window by the model's uncertainty (:func:`tnas_pipeline.search.budget.prediction_window`). Each move
+window by the model's uncertainty (:func:`tnas_pipeline.nas.budget.prediction_window`). Each move
 is ranked by how much the search disliked it (the drop in the chosen option's logit) per
 millisecond it saves or spends, so the fit removes what the search valued least; a move that
 lands inside the window wins outright. Deepening reuses the cells the supernet trained beyond
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from tnas_pipeline.search.derive import Choice
-from tnas_pipeline.search.supernet import ArchParams
+from tnas_pipeline.nas.derive import Choice
+from tnas_pipeline.nas.supernet import ArchParams
 from tnas_pipeline.search_space import SearchSpace
 
 

@@ -1,7 +1,7 @@
 """Networks the fit picks at random budgets: what a search actually puts on the device.
 
 Random networks of a space are what a latency table is usually checked on, but a search does not
-deploy random networks: its last step, the fit (:mod:`tnas_pipeline.search.fit`, or the mixed-path
+deploy random networks: its last step, the fit (:mod:`tnas_pipeline.nas.fit`, or the mixed-path
 fit), moves to whatever the table predicts cheapest, and so collects the blocks the table
 underestimates (the optimiser's curse). A table's model is fitted on, and checked against, such
 networks too: random architecture logits (or random mixed-path weights), derived, then fitted to
@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.nas.budget import prediction_window
+from tnas_pipeline.nas.derive import derive
+from tnas_pipeline.nas.fit import fit_to_budget
+from tnas_pipeline.nas.supernet import ArchParams
 from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.search.budget import prediction_window
-from tnas_pipeline.search.derive import derive
-from tnas_pipeline.search.fit import fit_to_budget
-from tnas_pipeline.search.supernet import ArchParams
 
 
 def _budget(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -51,7 +51,7 @@ def fit_outputs(table: LatencyTable, count: int, seed: int = 0) -> list[Architec
                                 space, budget, *window)
             out.append(fit.choice.architecture(space, name=f"fit-{i}"))
         else:
-            from tnas_pipeline.search.mixed_path_search import MixedCosts, fit_mixed, kept_choice
+            from tnas_pipeline.nas.mixed_path_search import MixedCosts, fit_mixed, kept_choice
 
             shape = (space.max_cells, space.edges_per_cell, 3)
             alpha = torch.rand(shape, generator=gen)

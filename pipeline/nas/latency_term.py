@@ -37,9 +37,9 @@ import torch
 
 from tnas_pipeline.latency.blocks import Block, architecture_blocks
 from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.nas.supernet import RelaxedWeights
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.networks.ops import OPS
-from tnas_pipeline.search.supernet import RelaxedWeights
 from tnas_pipeline.search_space import SearchSpace
 
 

@@ -4,17 +4,17 @@ trilevel single-path supernet and for the mixed-path sparse-group-lasso search.
 A method says which search space's latency table it searches, which class runs it, and whether
 search-space evolution (NSE) can drive it; callers look the method up instead of comparing names.
 It sits above the searchers (they never import it), so a configuration names its method and
-:func:`tnas_pipeline.search.run.run_search` looks it up before anything is written.
+:func:`tnas_pipeline.nas.run.run_search` looks it up before anything is written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tnas_pipeline.nas.mixed_path_searcher import MIXED_PATH, MixedPathSearcher
+from tnas_pipeline.nas.relaxations import RELAXATIONS
+from tnas_pipeline.nas.searcher import Searcher
 from tnas_pipeline.registry import Registry
-from tnas_pipeline.search.mixed_path_searcher import MIXED_PATH, MixedPathSearcher
-from tnas_pipeline.search.relaxations import RELAXATIONS
-from tnas_pipeline.search.searcher import Searcher
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ identity, each with batch norm *without* affine parameters, so that ``α`` is a 
 scale and ``|α|`` measures what it contributes: a learnable ``γ`` would let ``α`` shrink while
 ``γ`` grows, which the ℓ1 term rewards without any change to the network) and computes
 ``x + act(Σ_b α_b · branch_b(x))``; ``α`` is free (held ≥ 0) and updated by the accelerated
-proximal gradient step of :mod:`tnas_pipeline.search.sparse_group_lasso` after each architecture
+proximal gradient step of :mod:`tnas_pipeline.nas.sparse_group_lasso` after each architecture
 batch:
 
 * the task loss gives the gradient (every branch runs in this step, the cut ones too, so a
@@ -26,7 +26,7 @@ batch:
   loss's scale);
 * ``λ`` follows dual ascent on the latency of the network the current exact zeros keep,
   folded as it will be deployed, against the budget (the hinge of
-  :class:`~tnas_pipeline.search.latency_term.BudgetPenalty`: a ceiling).
+  :class:`~tnas_pipeline.nas.latency_term.BudgetPenalty`: a ceiling).
 
 The weight step trains the network at the last proximal point (the exactly sparse ``α``, the
 network the search currently keeps), not at the momentum look-ahead the accelerated step holds
@@ -52,13 +52,13 @@ from torch import nn
 
 from tnas_pipeline.latency.blocks import Block, architecture_blocks
 from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.nas.fit import FitResult
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import anchor, build_network
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.networks.layers import ACTIVATIONS
 from tnas_pipeline.networks.mixed_path import LinearBranch
 from tnas_pipeline.networks.reparam import LINEAR_BRANCHES, rep_op_name
-from tnas_pipeline.search.fit import FitResult
 from tnas_pipeline.search_space import SearchSpace
 
 
@@ -127,7 +127,7 @@ class MixedCosts:
                                          for b in branches)
 
     def prox_charges(self, scale: float) -> tuple[torch.Tensor, float]:
-        """``(l1_extra, edge_extra)`` for :class:`~tnas_pipeline.search.sparse_group_lasso.
+        """``(l1_extra, edge_extra)`` for :class:`~tnas_pipeline.nas.sparse_group_lasso.
         AcceleratedProximalSGL`: the leaf and edge-group charges times ``scale / T3`` (the
         search passes ``λ · ḡ``), in units of an edge that keeps its 3×3."""
         unit = scale / self.full_edge_ms if self.full_edge_ms > 0 else 0.0

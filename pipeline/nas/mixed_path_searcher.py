@@ -1,8 +1,8 @@
 """The search loop of mixed-path search: :class:`Searcher` with Sparse Supernet's pieces.
 
 The loop, the schedule, the data, validation and checkpoints are the single-path search's
-(:mod:`tnas_pipeline.search.searcher`); what differs is listed in
-:mod:`tnas_pipeline.search.mixed_path_search`: the supernet (batch norms without affine parameters,
+(:mod:`tnas_pipeline.nas.searcher`); what differs is listed in
+:mod:`tnas_pipeline.nas.mixed_path_search`: the supernet (batch norms without affine parameters,
 so ``α`` is each branch's only scale), the free weights ``α`` with their accelerated proximal
 step, the latency charged as the folded edge costs (the edge group at a folded 1×1, the 3×3
 leaf at the difference to a folded 3×3), the weight step at the proximal point, the derivation
@@ -21,10 +21,8 @@ import torch.nn.functional as F
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.io_utils import atomic_path
 from tnas_pipeline.latency.lut import LatencyTable
-from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.networks.reparam import LINEAR_BRANCHES
-from tnas_pipeline.search.latency_term import BudgetPenalty
-from tnas_pipeline.search.mixed_path_search import (
+from tnas_pipeline.nas.latency_term import BudgetPenalty
+from tnas_pipeline.nas.mixed_path_search import (
     MixedArch,
     MixedChoice,
     MixedCosts,
@@ -34,8 +32,10 @@ from tnas_pipeline.search.mixed_path_search import (
     kept_choice,
     last_kept,
 )
-from tnas_pipeline.search.searcher import Searcher
-from tnas_pipeline.search.sparse_group_lasso import AcceleratedProximalSGL, SGLWeights
+from tnas_pipeline.nas.searcher import Searcher
+from tnas_pipeline.nas.sparse_group_lasso import AcceleratedProximalSGL, SGLWeights
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.reparam import LINEAR_BRANCHES
 
 #: ``--relaxation`` of the mixed-path search (Sparse Supernet, Wu et al. AAAI 2021).
 MIXED_PATH = RELAXATION = "sparse-group-lasso"

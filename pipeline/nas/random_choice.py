@@ -1,7 +1,7 @@
 """Random search in our own space, through our own fit: the search's first control.
 
 A search that learned nothing still ends in a network that fills the budget, because the fit
-(:mod:`tnas_pipeline.search.fit`) repairs whatever it is given. To see what the search adds, draw an
+(:mod:`tnas_pipeline.nas.fit`) repairs whatever it is given. To see what the search adds, draw an
 architecture uniformly from the space (depth, every cell's op and width, upsampler kernel, as
 :meth:`tnas_pipeline.search_space.SearchSpace.random_architecture`), and send it through the same
 fit and on-device check with *neutral* logits (all zero: no move is preferred for anything but its
@@ -12,18 +12,17 @@ Phase of Neural Architecture Search", ICLR 2020).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.nas.budget import prediction_window
+from tnas_pipeline.nas.derive import Choice
+from tnas_pipeline.nas.fit import fit_to_budget
+from tnas_pipeline.nas.fit_and_check import fit_and_check
+from tnas_pipeline.nas.supernet import ArchParams
 from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.search.budget import prediction_window
-from tnas_pipeline.search.derive import Choice
-from tnas_pipeline.search.fit import fit_to_budget
-from tnas_pipeline.search.fit_and_check import fit_and_check
-from tnas_pipeline.search.supernet import ArchParams
 from tnas_pipeline.search_space import SearchSpace
 
 
@@ -49,8 +48,7 @@ def random_choice(space: SearchSpace, rng: np.random.Generator) -> Choice:
 
 
 def fitted_random_architecture(lut: LatencyTable, budget_ms: float, seed: int,
-                               check_on_device: bool = True, name: str | None = None,
-                               log: Callable[[str], None] = print
+                               check_on_device: bool = True, name: str | None = None
                                ) -> tuple[Architecture, dict[str, Any]]:
     """A random architecture of ``lut``'s space fitted to ``budget_ms`` as the search fits its
     derived network; returns it and a record of the draw, the fit and the on-device check."""
@@ -68,7 +66,7 @@ def fitted_random_architecture(lut: LatencyTable, budget_ms: float, seed: int,
     name = name or f"random-{budget_ms:g}ms-s{seed}"
     result, device_check = fit_and_check(
         fit, drawn, budget_ms, prediction_window(lut.sigma), lut,
-        lambda f: f.choice.architecture(space, name=name), check_on_device, log=log)
+        lambda f: f.choice.architecture(space, name=name), check_on_device)
     arch = result.choice.architecture(space, name=name)
     return arch, {"drawn": drawn.architecture(space, name=name).to_dict(),
                   "drawn_predicted_ms": predict(drawn), "predicted_ms": result.predicted_ms,

@@ -15,7 +15,7 @@ Each maps architecture logits ``z`` (last dimension = the ``K`` choices) and a r
   answer (for ``z = (0.6, 0.6, 0, 0)`` at ``r = 0.3`` the weights stay ``(0.5, 0.5, 0, 0)``).
 
 The network level's depth is sorted path weights of a continuous depth
-(:class:`tnas_pipeline.search.supernet.ArchParams`), with sparsestmax on its one partial cell.
+(:class:`tnas_pipeline.nas.supernet.ArchParams`), with sparsestmax on its one partial cell.
 :func:`path_to_depth` turns path weights into the distribution over depths.
 
 The projection out of the ball is not convex, so :func:`sparsestmax` solves it exactly by its

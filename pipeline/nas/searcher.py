@@ -10,7 +10,7 @@ NAS, Wu et al. 2021):
    the network weights held fixed; then the penalty's multiplier takes a dual-ascent step.
 
 The penalty is an augmented Lagrangian aimed at the middle of the window the fit accepts, scaled
-to the task gradient (:mod:`tnas_pipeline.search.latency_term`), and its gradient goes straight
+to the task gradient (:mod:`tnas_pipeline.nas.latency_term`), and its gradient goes straight
 through sparsestmax, so it stays alive on one-hot weights. The sparsestmax radius grows linearly
 from 0 to 1 between the warm-up and ``radius_end_fraction`` of the search, but is held below 1
 while the expected latency is more than 5 % off its target, so the last part trains the one-hot
@@ -33,19 +33,19 @@ from tnas_pipeline.data.patches import PatchSampler
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.io_utils import atomic_path, write_json_atomic
 from tnas_pipeline.latency.lut import LatencyTable
-from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.derive import derive, inherit_state
-from tnas_pipeline.search.fit import fit_to_budget
-from tnas_pipeline.search.latency_term import (
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.derive import derive, inherit_state
+from tnas_pipeline.nas.fit import fit_to_budget
+from tnas_pipeline.nas.latency_term import (
     BudgetPenalty,
     CostTables,
     latency_costs,
     mult_add_costs,
     param_costs,
 )
-from tnas_pipeline.search.supernet import ArchParams, RelaxedWeights, Supernet
-from tnas_pipeline.search.trajectory import Trajectory
+from tnas_pipeline.nas.supernet import ArchParams, RelaxedWeights, Supernet
+from tnas_pipeline.nas.trajectory import Trajectory
+from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.search_space import SearchSpace
 from tnas_pipeline.training import distributed as D
 from tnas_pipeline.training.budgeted_loop import fraction, run_budgeted

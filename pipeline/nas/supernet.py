@@ -24,18 +24,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tnas_pipeline.networks.architecture import Architecture
-from tnas_pipeline.networks.builder import SRNetwork, anchor, build_network
-from tnas_pipeline.networks.ecb import ECB
-from tnas_pipeline.networks.layers import ConvExpandBlock, InvertedResidual, ResidualBlock
-from tnas_pipeline.networks.ops import OPS
-from tnas_pipeline.search.relaxations import (
+from tnas_pipeline.nas.relaxations import (
     path_to_depth,
     relax,
     sparsestmax,
     straight_through,
     uses_radius,
 )
+from tnas_pipeline.networks.architecture import Architecture
+from tnas_pipeline.networks.builder import SRNetwork, anchor, build_network
+from tnas_pipeline.networks.ecb import ECB
+from tnas_pipeline.networks.layers import ConvExpandBlock, InvertedResidual, ResidualBlock
+from tnas_pipeline.networks.ops import OPS
 from tnas_pipeline.search_space import SearchSpace
 
 
@@ -165,7 +165,7 @@ class ArchParams(nn.Module):
                 r_network: float | None = None) -> RelaxedWeights:
         """Weights of every level under ``relaxation`` at radius ``r`` (``r_network`` for the
         network level, default ``r``); with ``straight``, gradients pass straight through the
-        push out of the ball (:func:`~tnas_pipeline.search.relaxations.relax`). The depth's partial
+        push out of the ball (:func:`~tnas_pipeline.nas.relaxations.relax`). The depth's partial
         cell is pushed only by the relaxations that push (sparsestmax)."""
         rn = r if r_network is None else r_network
         path = _soft_depth_path(self.depth, self.max_cells, rn, straight,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tnas_pipeline.io_utils import atomic_path
-from tnas_pipeline.search.supernet import RelaxedWeights
+from tnas_pipeline.nas.supernet import RelaxedWeights
 from tnas_pipeline.search_space import SearchSpace
 
 

@@ -1,7 +1,7 @@
 """The architecture artifact: a versioned JSON description of a discrete SR network.
 
 The search derives one, the baselines are written as one, and export and validation consume only
-this plus weights (STYLE.md, convention 3; once-for-all's config + weights split).
+this plus weights (after once-for-all's config + weights split, mit-han-lab/once-for-all).
 
 Format (version 1)::
 
@@ -26,14 +26,17 @@ Format (version 1)::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tnas_pipeline.data.degradation import SUPPORTED_SCALES
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.io_utils import read_json_file, write_json_atomic
+from tnas_pipeline.io_utils import write_json_atomic
+from tnas_pipeline.networks.arch_schema import check_architecture_dict
 from tnas_pipeline.networks.ops import ACTIVATIONS, OPS
+from tnas_pipeline.schema import read_json_document
 
 FORMAT = "tnas-pipeline/arch"
 VERSION = 1
@@ -107,7 +110,10 @@ class Architecture:
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "architecture") -> Architecture:
-        """Parse and validate a dict; every problem is a :class:`UserError` naming ``source``."""
+        """Parse and validate a dict; every problem is a :class:`UserError` naming ``source``
+        (the file's shape and caps first, every violation at once: :mod:`.arch_schema`)."""
+        if isinstance(d, dict) and d.get("format") == FORMAT and d.get("version") == VERSION:
+            check_architecture_dict(d, source)
         try:
             return _parse(d)
         except UserError as exc:
@@ -128,8 +134,8 @@ class Architecture:
     @classmethod
     def load(cls, path: str | Path) -> Architecture:
         """Read an artifact file; a missing or malformed file is a :class:`UserError`."""
-        data = read_json_file(path, "no such architecture file",
-                              "not valid JSON ({exc}); pass an architecture JSON")
+        data = read_json_document(path, "no such architecture file",
+                                  "not valid JSON ({exc}); pass an architecture JSON")
         return cls.from_dict(data, source=str(path))
 
 
@@ -138,6 +144,18 @@ def _parse_layer(d: dict[str, Any]) -> Layer:
     if unknown:
         raise UserError(f"unknown layer keys {sorted(unknown)}")
     return Layer(op=d["op"], out=int(d["out"]), act=d.get("act", "relu"), width=d.get("width"))
+
+
+#: An architecture's name: it becomes part of a run directory's name (``runs/NAME-x2-TIME``) and
+#: of file names, so it must never hold a path separator or start a hidden or parent path.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _checked_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise UserError(f"'name' {name[:80]!r} is not a valid architecture name: use 1 to 64 "
+                        "letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return name
 
 
 def _parse(d: Any) -> Architecture:
@@ -156,7 +174,7 @@ def _parse(d: Any) -> Architecture:
     )
     up = d.get("upsampler", {})
     return Architecture(
-        name=str(d.get("name", "unnamed")),
+        name=_checked_name(str(d.get("name", "unnamed"))),
         scale=int(d["scale"]),
         colors=int(d.get("colors", 3)),
         head=_parse_layer(d["head"]),

@@ -18,7 +18,7 @@ sees), and the ℓ1 term is minimised by shrinking ``α`` while ``γ`` grows, wi
 the network. The derived network's branches do have ``γ`` and ``β`` (they are fine-tuned):
 the supernet's ``α`` becomes ``γ`` (``γ = α``, ``β = 0``, the layer's ``alphas`` 1), so the
 derived layer, and the conv it folds into, compute exactly the supernet's path
-(:func:`tnas_pipeline.search.mixed_path_search.inherit_mixed_state`).
+(:func:`tnas_pipeline.nas.mixed_path_search.inherit_mixed_state`).
 
 Like the other block ops of the space, the layer adds its input to its output
 (``x + act(Σ_b α_b · branch_b(x))``), so an edge that keeps no branch is the identity and drops

@@ -60,7 +60,7 @@ OPS.add("resblock3x3", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 3), u
 OPS.add("conv3x3_1x1", OpSpec(lambda i, o, w, a: ConvExpandBlock(i, o, w, a), uses_width=True))
 OPS.add("invres3x3", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 3), uses_width=True))
 OPS.add("invres5x5", OpSpec(lambda i, o, w, a: InvertedResidual(i, o, w, a, 5), uses_width=True))
-# The rest of the op pool of search-space evolution (pipeline/search/evolution.py), which holds
+# The rest of the op pool of search-space evolution (pipeline/nas/evolution.py), which holds
 # more ops than one supernet: the same three families at other kernels.
 OPS.add("resblock5x5", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 5), uses_width=True))
 OPS.add("resblock1x1", OpSpec(lambda i, o, w, a: ResidualBlock(i, o, w, a, 1), uses_width=True))

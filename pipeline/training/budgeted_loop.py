@@ -19,6 +19,7 @@ from typing import Protocol
 from tqdm import tqdm
 
 from tnas_pipeline.interrupts import exit_code_for
+from tnas_pipeline.logs import progress_bar
 from tnas_pipeline.training import distributed as D
 
 
@@ -93,10 +94,11 @@ def run_budgeted(owner: Budgeted, step: Callable[[], float],
     iters, seconds = owner.budget()
     by_iters = iters is not None
     total = iters if by_iters else round(seconds)
-    bar = tqdm(total=total, initial=owner.iteration if by_iters else round(owner.spent_seconds()),
-               unit="it" if by_iters else "s", disable=not (progress and owner.dist.is_main),
-               desc=desc, dynamic_ncols=True, bar_format=None if by_iters else
-               "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
+    bar = progress_bar(total=total,
+                       initial=owner.iteration if by_iters else round(owner.spent_seconds()),
+                       unit="it" if by_iters else "s", enabled=progress and owner.dist.is_main,
+                       desc=desc, dynamic_ncols=True, bar_format=None if by_iters else
+                       "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
     try:
         with deferred_interrupts(owner) as received:
             while not D.any_rank(owner.dist, fraction(owner) >= 1.0):

@@ -8,13 +8,13 @@ same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from tnas_pipeline.data.patches import PatchSampler
 from tnas_pipeline.errors import UserError
@@ -24,8 +24,8 @@ from tnas_pipeline.io_utils import write_json_atomic
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import build_network
 from tnas_pipeline.networks.complexity import DEFAULT_OUTPUT_SIZE, count_complexity
-from tnas_pipeline.provenance import provenance
 from tnas_pipeline.run_dir import RunDir
+from tnas_pipeline.run_lock import claim_run
 from tnas_pipeline.training import distributed as D
 from tnas_pipeline.training.budgeted_loop import (  # noqa: F401 (the trainer's public names)
     TrainingInterrupted,
@@ -35,6 +35,8 @@ from tnas_pipeline.training.budgeted_loop import (  # noqa: F401 (the trainer's 
 )
 from tnas_pipeline.training.config import TrainConfig
 from tnas_pipeline.training.schedule import cosine_lr
+
+logger = logging.getLogger(__name__)
 
 
 def complexity_record(model: torch.nn.Module, scale: int) -> dict[str, Any]:
@@ -120,8 +122,8 @@ class Trainer:
         if len(states) == self.dist.world_size:
             self.sampler.set_state(states[self.dist.rank])
         elif self.dist.is_main:
-            tqdm.write(f"resuming with {self.dist.world_size} processes instead of {len(states)}: "
-                       "batches are drawn afresh from the seed")
+            logger.info(f"resuming with {self.dist.world_size} processes instead of "
+                        f"{len(states)}: batches are drawn afresh from the seed")
 
     # -- loop -----------------------------------------------------------------------------------
     def _step(self) -> float:
@@ -193,25 +195,27 @@ def train(arch: Architecture, cfg: TrainConfig, out: str | Path, resume: bool = 
     existing one started afresh with ``overwrite``. ``init_state`` starts from given weights
     instead of a fresh initialisation (a searched network's fine-tuning)."""
     run = RunDir(out)
-    if resume:
-        run.require(run.arch, run.config, run.checkpoint)
-    elif not overwrite and (run.checkpoint.exists() or run.weights.exists()):
-        raise UserError(f"{run.path} already holds a run; pass --resume to continue it, "
-                        "--overwrite to start it afresh, or choose another -o directory")
-    # Data and architecture are checked here, before anything in ``out`` is touched.
-    trainer = Trainer(arch, cfg, run, progress=progress, init_state=init_state,
-                      resume_command=resume_command)
-    try:
-        if trainer.dist.is_main and not resume:
-            run.clear()
-            run.path.mkdir(parents=True, exist_ok=True)
-            arch.save(run.arch)
-            write_json_atomic(run.config, cfg.to_dict())
-        if trainer.dist.is_main:
-            write_json_atomic(run.command, provenance(argv))
-        D.barrier(trainer.dist)
+    # The claim (a lock, and the clean-up of a failed new run) comes before the checks, so that
+    # no other writer changes what they saw; ``resume_command`` is the command being run.
+    with claim_run(out, resume_command, resume=resume, argv=argv) as claim:
         if resume:
-            trainer.restore()
-        return trainer.fit()
-    finally:
-        D.shutdown(trainer.dist)
+            run.require(run.arch, run.config, run.checkpoint)
+        elif not overwrite and (run.checkpoint.exists() or run.weights.exists()):
+            raise UserError(f"{run.path} already holds a run; pass --resume to continue it, "
+                            "--overwrite to start it afresh, or choose another -o directory")
+        # Data and architecture are checked here, before anything in ``out`` is written.
+        trainer = Trainer(arch, cfg, run, progress=progress, init_state=init_state,
+                          resume_command=resume_command)
+        try:
+            if trainer.dist.is_main and not resume:
+                run.clear()
+            claim.record()  # command.json; nothing on ranks other than 0
+            if trainer.dist.is_main and not resume:
+                arch.save(run.arch)
+                write_json_atomic(run.config, cfg.to_dict())
+            D.barrier(trainer.dist)
+            if resume:
+                trainer.restore()
+            return trainer.fit()
+        finally:
+            D.shutdown(trainer.dist)

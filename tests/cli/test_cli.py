@@ -1,4 +1,7 @@
-"""Every command's --help, one real run of each, and the bad-input cases of MISSION.md."""
+"""Every command's --help, one real run of each, and the bad-input cases.
+
+Bad input gets one line naming the problem and the fix, a non-zero exit, and no traceback.
+"""
 
 import json
 
@@ -74,7 +77,8 @@ def test_upscale_file_and_folder(tmp_path, trained_run, image_folder):
                  "--tile", 16, "--json")
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.stdout)["outputs"]) == 4
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"im{i}.png" for i in range(4)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"im{i}_png_x2.png" for i in range(4)]  # NAME_EXT_x2.png (tnas_pipeline.upscaling)
 
 
 def test_baselines_json():

@@ -33,10 +33,9 @@ def make_run(path: Path, arch: Architecture | None = None, seed: int = 0) -> Pat
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     """A tiny run exported in FP32 and FP16 (ONNX) with the library call."""
-    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.deploy.exporter import ExportRequest, export_run
 
     run = make_run(tmp_path_factory.mktemp("exported") / "run")
     for precision in ("fp32", "fp16"):
-        export_run(ExportRequest(run=run, precision=precision), progress=False,
-                   log=lambda _: None)
+        export_run(ExportRequest(run=run, precision=precision), progress=False)
     return run

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from tnas_pipeline.deploy.comparator import Comparator, output_diff
+from tnas_pipeline.deploy.onnx_export import OnnxFromTorch
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.comparator import Comparator, output_diff
-from tnas_pipeline.export.onnx_export import OnnxFromTorch
 from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
 
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import tnas_pipeline.export.engine_export as engine_export
+import tnas_pipeline.deploy.engine_export as engine_export
 import tnas_pipeline.runtime.trt.runner as trt_runner
 from tests.cli.test_cli import assert_user_error
 from tests.export.conftest import make_run
 from tnas_pipeline.cli.main import cli
-from tnas_pipeline.export.engine_export import TrtContext
+from tnas_pipeline.deploy.engine_export import TrtContext
 from tnas_pipeline.runtime.runners import OnnxrtRunner
 
 GPU = {"gpu": "Fake GPU", "compute_capability": "8.7", "cuda_binding": "fake"}

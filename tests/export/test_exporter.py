@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tests.cli.test_cli import assert_user_error
 from tests.export.conftest import make_run, small_arch
 from tnas_pipeline.cli.main import cli
-from tnas_pipeline.export.tolerances import MAX_ABS_DIFF, PSNR_DELTA_DB
+from tnas_pipeline.deploy.tolerances import MAX_ABS_DIFF, PSNR_DELTA_DB
 from tnas_pipeline.run_dir import RunDir
 
 

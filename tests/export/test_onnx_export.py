@@ -11,14 +11,14 @@ import torch
 from torch import nn
 
 from tests.export.conftest import small_arch
-from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.onnx_export import (
+from tnas_pipeline.deploy.onnx_export import (
     OnnxFromTorch,
     opset_of,
     read_metadata,
     simplify_onnx,
     stamp,
 )
+from tnas_pipeline.errors import UserError
 from tnas_pipeline.networks import build_network
 from tnas_pipeline.networks.reparam import reparameterize_model
 from tnas_pipeline.runtime.onnx_graph import ONNX_OPSET

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from tests.cli.test_cli import assert_user_error
 from tests.export.conftest import make_run, small_arch
 from tnas_pipeline.cli.main import cli
+from tnas_pipeline.deploy.artifacts import check_engine_compatible
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.export.artifacts import check_engine_compatible
 from tnas_pipeline.io_utils import write_json_atomic
 from tnas_pipeline.run_dir import RunDir, run_identity
 

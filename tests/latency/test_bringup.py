@@ -2,6 +2,7 @@
 CPU, caches the table per fingerprint, reuses it, re-measures a bad cache, and resumes."""
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -26,15 +27,38 @@ def foreign(tiny_shipped, monkeypatch, tmp_path):
     return tiny_shipped
 
 
+@pytest.fixture
+def said(caplog):
+    """What the library logged (it logs through the ``tnas_pipeline`` loggers)."""
+    caplog.set_level(logging.INFO, logger="tnas_pipeline")
+    return Said(caplog)
+
+
+class Said:
+    def __init__(self, caplog) -> None:
+        self.caplog = caplog
+
+    def _messages(self) -> list[str]:
+        return [r.getMessage() for r in self.caplog.records]
+
+    def __iter__(self):
+        return iter(self._messages())
+
+    def __getitem__(self, i: int) -> str:
+        return self._messages()[i]
+
+    def clear(self) -> None:
+        self.caplog.clear()
+
+
 def test_a_foreign_table_is_returned_as_it_is_without_a_bring_up(foreign):
     table = table_for_this_cpu(2)
     assert not same_cpu(table.data["device"])
     assert table.path.parent == foreign
 
 
-def test_bring_up_profiles_this_cpu_caches_and_reuses(foreign, monkeypatch):
-    said = []
-    table = table_for_this_cpu(2, bring_up="profile", log=said.append, progress=False)
+def test_bring_up_profiles_this_cpu_caches_and_reuses(foreign, monkeypatch, said):
+    table = table_for_this_cpu(2, bring_up="profile", progress=False)
     assert same_cpu(table.data["device"]) and table.method == "measured"
     assert table.data["bring_up"]["method"] == "profile" and table.model is not None
     assert table.output_size == shipped_table("cpu").output_size
@@ -45,7 +69,7 @@ def test_bring_up_profiles_this_cpu_caches_and_reuses(foreign, monkeypatch):
     assert "profiling every block here" in first and "\n" not in first
     # Reused: nothing is measured the second time.
     monkeypatch.setattr(measure_module, "interleaved_run", _no_measuring)
-    again = table_for_this_cpu(2, bring_up="profile", log=said.append, progress=False)
+    again = table_for_this_cpu(2, bring_up="profile", progress=False)
     assert again.data == table.data
 
 
@@ -54,7 +78,7 @@ def _no_measuring(*args, **kwargs):
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "other-space", "unfinished"])
-def test_a_bad_cache_entry_is_measured_again(foreign, damage):
+def test_a_bad_cache_entry_is_measured_again(foreign, damage, said):
     table = table_for_this_cpu(2, bring_up="profile", progress=False)
     data = json.loads(table.path.read_text())
     if damage == "corrupt":
@@ -66,13 +90,13 @@ def test_a_bad_cache_entry_is_measured_again(foreign, damage):
     else:
         data["model"] = None
         table.path.write_text(json.dumps(data))
-    said = []
-    fresh = table_for_this_cpu(2, bring_up="profile", log=said.append, progress=False)
+    said.clear()
+    fresh = table_for_this_cpu(2, bring_up="profile", progress=False)
     assert "is not usable" in said[0] and "measuring this CPU again" in said[0]
     assert fresh.model is not None and same_cpu(fresh.data["device"])
 
 
-def test_an_interrupted_bring_up_resumes(foreign, monkeypatch):
+def test_an_interrupted_bring_up_resumes(foreign, monkeypatch, said):
     calls = []
     real = measure_module.interleaved_run
 
@@ -88,9 +112,8 @@ def test_an_interrupted_bring_up_resumes(foreign, monkeypatch):
     path = cached_path(shipped_table("cpu"), "default")
     partial = path.with_name(path.stem + ".partial.json")
     assert partial.is_file() and not path.exists()
-    said = []
     monkeypatch.setattr(measure_module, "interleaved_run", real)
-    table = table_for_this_cpu(2, bring_up="profile", log=said.append, progress=False)
+    table = table_for_this_cpu(2, bring_up="profile", progress=False)
     assert any("continuing the interrupted bring-up" in m for m in said)
     assert table.path == path and not partial.exists()
 

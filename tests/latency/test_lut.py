@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from tnas_pipeline.errors import UserError
+from tnas_pipeline.latency.arch_codec import encode_arch
 from tnas_pipeline.latency.blocks import architecture_blocks
-from tnas_pipeline.latency.lut import LatencyTable, encode_arch
+from tnas_pipeline.latency.lut import LatencyTable
+from tnas_pipeline.latency.lut_sign import sign_entries
 from tnas_pipeline.latency.model import fit_on_samples
 from tnas_pipeline.latency.roofline import estimate_table
 from tnas_pipeline.search_space import DEFAULT_SPACE
@@ -111,6 +113,7 @@ def test_a_version_1_table_is_read_as_version_2(tmp_path):
     v1["calibration_samples"] = [{"raw_ms": t_ms.raw_ratio(a), "measured_ms": 1.2 *
                                   t_ms.raw_ratio(a), "cells": len(a.cells)} for a in archs]
     v1["calibration"] = {"a": 1.2, "b": 0.0}
+    sign_entries(v1["entries"])  # as a shipped version 1 table is
     (tmp_path / "v1.json").write_text(json.dumps(v1))
     table = LatencyTable.load(tmp_path / "v1.json")
     assert table.data["version"] == 2 and table.data["upgraded_from"] == 1

@@ -103,7 +103,7 @@ def test_existing_table_needs_resume_and_matching_space(tmp_path, tiny_space, or
 
 
 def test_more_model_networks_refit_the_model(tmp_path, tiny_space, ort_backend):
-    from tnas_pipeline.latency.lut import encode_arch
+    from tnas_pipeline.latency.arch_codec import encode_arch
 
     table = _profile(ort_backend, tiny_space, tmp_path / "lut.json")
     extra = random_networks(tiny_space, 3, seed=9)

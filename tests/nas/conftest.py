@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tnas_pipeline.search.supernet import ArchParams, one_hot_weights  # noqa: F401 (tests import it)
+from tnas_pipeline.nas.supernet import ArchParams, one_hot_weights  # noqa: F401 (tests import it)
 from tnas_pipeline.search_space import DEFAULT_SPACE, SearchSpace
 
 

@@ -9,14 +9,14 @@ import math
 import pytest
 import torch
 
-from tnas_pipeline.search.angle_shrinking import (
+from tnas_pipeline.nas.angle_shrinking import (
     WeightStats,
     ops_to_drop,
     path_angle,
     rank_ops,
     supernet_op_scores,
 )
-from tnas_pipeline.search.supernet import Supernet
+from tnas_pipeline.nas.supernet import Supernet
 from tnas_pipeline.search_space import SearchSpace
 
 SPACE = SearchSpace(max_cells=2, widths=(8, 16), channels=8)

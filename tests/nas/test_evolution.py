@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tnas_pipeline.latency.roofline import estimate_table
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.evolution import (
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.evolution import (
     abs_reference,
     lowest,
     next_active,
@@ -20,8 +20,8 @@ from tnas_pipeline.search.evolution import (
     round_config,
     transfer,
 )
-from tnas_pipeline.search.run import run_search
-from tnas_pipeline.search.searcher import Searcher
+from tnas_pipeline.nas.run import run_search
+from tnas_pipeline.nas.searcher import Searcher
 from tnas_pipeline.search_space import POOL_SPACE
 
 POOL = replace(POOL_SPACE, max_cells=2, widths=(4, 8), channels=8)

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from tests.search.conftest import random_cells
+from tests.nas.conftest import random_cells
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.latency.resolve import resolve_profile
-from tnas_pipeline.search.budget import check_reachable, parse_latency_budget
-from tnas_pipeline.search.derive import Choice
-from tnas_pipeline.search.fit import fit_to_budget
-from tnas_pipeline.search.supernet import ArchParams
+from tnas_pipeline.nas.budget import check_reachable, parse_latency_budget
+from tnas_pipeline.nas.derive import Choice
+from tnas_pipeline.nas.fit import fit_to_budget
+from tnas_pipeline.nas.supernet import ArchParams
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_fit_says_why_when_impossible(lut):
 @pytest.mark.parametrize(("sigma", "window"), [(0.0, (0.9, 1.0)), (0.02, (0.9 / 0.98, 1 / 1.02)),
                                                (0.2, (0.94, 0.96))])
 def test_the_prediction_window_keeps_the_model_uncertainty_inside_the_budget(sigma, window):
-    from tnas_pipeline.search.budget import prediction_window
+    from tnas_pipeline.nas.budget import prediction_window
 
     lo, hi = prediction_window(sigma)
     assert (lo, hi) == pytest.approx(window)

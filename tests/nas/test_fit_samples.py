@@ -4,7 +4,7 @@ networks."""
 import pytest
 
 from tnas_pipeline.latency.resolve import resolve_profile
-from tnas_pipeline.search.fit_samples import fit_outputs
+from tnas_pipeline.nas.fit_samples import fit_outputs
 
 
 @pytest.mark.parametrize("space", ["default", "mixed"])

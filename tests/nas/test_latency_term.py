@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from tests.search.conftest import one_hot_weights, random_cells
+from tests.nas.conftest import one_hot_weights, random_cells
 from tnas_pipeline.latency.resolve import resolve_profile
-from tnas_pipeline.networks.complexity import count_complexity
-from tnas_pipeline.search.derive import Choice
-from tnas_pipeline.search.latency_term import (
+from tnas_pipeline.nas.derive import Choice
+from tnas_pipeline.nas.latency_term import (
     BudgetPenalty,
     latency_costs,
     mult_add_costs,
     param_costs,
 )
-from tnas_pipeline.search.supernet import ArchParams
+from tnas_pipeline.nas.supernet import ArchParams
+from tnas_pipeline.networks.complexity import count_complexity
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ import pytest
 
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.latency.resolve import resolve_profile
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.methods import MIXED_PATH, SEARCH_METHODS
-from tnas_pipeline.search.mixed_path_searcher import MixedPathSearcher
-from tnas_pipeline.search.relaxations import RELAXATIONS
-from tnas_pipeline.search.run import run_search
-from tnas_pipeline.search.searcher import Searcher
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.methods import MIXED_PATH, SEARCH_METHODS
+from tnas_pipeline.nas.mixed_path_searcher import MixedPathSearcher
+from tnas_pipeline.nas.relaxations import RELAXATIONS
+from tnas_pipeline.nas.run import run_search
+from tnas_pipeline.nas.searcher import Searcher
 
 
 def test_every_relaxation_and_the_mixed_path_search_is_a_method():

@@ -17,10 +17,8 @@ from torch import nn
 
 from tests.networks.test_mixed_path import randomise_bn
 from tnas_pipeline.latency.roofline import estimate_table
-from tnas_pipeline.networks import build_network
-from tnas_pipeline.networks.reparam import LINEAR_BRANCHES, REP_OPS, reparameterize_model
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.mixed_path_search import (
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.mixed_path_search import (
     MixedChoice,
     MixedCosts,
     MixedSupernet,
@@ -29,9 +27,11 @@ from tnas_pipeline.search.mixed_path_search import (
     kept_choice,
     last_kept,
 )
-from tnas_pipeline.search.mixed_path_searcher import MixedPathSearcher
-from tnas_pipeline.search.run import run_search
-from tnas_pipeline.search.sparse_group_lasso import SGLWeights, prox_sgl
+from tnas_pipeline.nas.mixed_path_searcher import MixedPathSearcher
+from tnas_pipeline.nas.run import run_search
+from tnas_pipeline.nas.sparse_group_lasso import SGLWeights, prox_sgl
+from tnas_pipeline.networks import build_network
+from tnas_pipeline.networks.reparam import LINEAR_BRANCHES, REP_OPS, reparameterize_model
 from tnas_pipeline.search_space import MIXED_SPACE
 
 SMALL = replace(MIXED_SPACE, max_cells=3, channels=8)
@@ -239,7 +239,7 @@ def test_the_derived_network_computes_what_the_supernet_path_computed():
 
 def test_a_mixed_path_search_run_derives_fine_tunes_and_exports_folded(tmp_path, image_folder,
                                                                        table):
-    from tnas_pipeline.export.exporter import ExportRequest, export_run
+    from tnas_pipeline.deploy.exporter import ExportRequest, export_run
 
     lo, hi = table.reachable_range()
     cfg = SearchConfig(budget_ms=float(lo + 0.4 * (hi - lo)), lut=str(table.path),
@@ -260,7 +260,7 @@ def test_a_mixed_path_search_run_derives_fine_tunes_and_exports_folded(tmp_path,
     ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)
     assert ck["a_opt"]["param_groups"][0]["grad_scale"] > 0  # λ's scale resumes with the run
 
-    manifest = export_run(ExportRequest(run=out), progress=False, log=lambda m: None)
+    manifest = export_run(ExportRequest(run=out), progress=False)
     static = next(a for a in manifest["artifacts"] if a.get("variant") == "static")
     graph = onnx.load(out / "export" / static["file"]).graph
     convs = sum(n.op_type == "Conv" for n in graph.node)

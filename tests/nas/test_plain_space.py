@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from tnas_pipeline.nas.derive import derive, inherit_state
+from tnas_pipeline.nas.fit import fit_to_budget
+from tnas_pipeline.nas.latency_term import CostTables, param_costs
+from tnas_pipeline.nas.random_choice import random_choice
+from tnas_pipeline.nas.supernet import ArchParams, Supernet, one_hot_weights
 from tnas_pipeline.networks.builder import build_network
-from tnas_pipeline.search.derive import derive, inherit_state
-from tnas_pipeline.search.fit import fit_to_budget
-from tnas_pipeline.search.latency_term import CostTables, param_costs
-from tnas_pipeline.search.random_choice import random_choice
-from tnas_pipeline.search.supernet import ArchParams, Supernet, one_hot_weights
 from tnas_pipeline.search_space import DEFAULT_SPACE, PLAIN_SPACE, SPACES, SearchSpace
 
 
@@ -113,7 +113,7 @@ def test_the_fit_moves_the_trunk(plain):
 
 def test_the_trajectory_plot_shows_the_trunk(tmp_path, plain):
     """A space without inner widths plots its trunk weights at the kernel level (it crashed)."""
-    from tnas_pipeline.search.trajectory import Trajectory
+    from tnas_pipeline.nas.trajectory import Trajectory
 
     t = Trajectory(plain)
     w = ArchParams(plain).relaxed("sparsestmax", 0.3).map(lambda x: x.detach())

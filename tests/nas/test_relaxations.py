@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tnas_pipeline.errors import UserError
-from tnas_pipeline.search.relaxations import (
+from tnas_pipeline.nas.relaxations import (
     RELAXATIONS,
     depth_to_path,
     path_to_depth,

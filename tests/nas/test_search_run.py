@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from tests.cli.test_cli import assert_user_error
 from tnas_pipeline.cli.main import cli
 from tnas_pipeline.latency.resolve import resolve_profile
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.run import run_search
 from tnas_pipeline.networks import Architecture
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.run import run_search
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -103,7 +103,7 @@ def test_same_seed_same_architecture(tmp_path, image_folder):
 
 
 def test_interrupted_search_resumes(tmp_path, image_folder, monkeypatch):
-    from tnas_pipeline.search import searcher as S
+    from tnas_pipeline.nas import searcher as S
 
     out = tmp_path / "run"
     calls = {"n": 0}

@@ -17,14 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import tnas_pipeline.search.searcher as searcher_module
+import tnas_pipeline.nas.searcher as searcher_module
+from tnas_pipeline.nas.config import SearchConfig
+from tnas_pipeline.nas.latency_term import CostTables
+from tnas_pipeline.nas.searcher import Searcher
+from tnas_pipeline.nas.supernet import ArchParams
 from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.builder import anchor
 from tnas_pipeline.networks.ops import OPS
-from tnas_pipeline.search.config import SearchConfig
-from tnas_pipeline.search.latency_term import CostTables
-from tnas_pipeline.search.searcher import Searcher
-from tnas_pipeline.search.supernet import ArchParams
 from tnas_pipeline.search_space import SearchSpace
 
 

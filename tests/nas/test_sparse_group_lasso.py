@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tnas_pipeline.search.sparse_group_lasso import (
+from tnas_pipeline.nas.sparse_group_lasso import (
     AcceleratedProximalSGL,
     SGLWeights,
     kept_branches,

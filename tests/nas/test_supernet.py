@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from tests.search.conftest import one_hot_weights, random_cells
+from tests.nas.conftest import one_hot_weights, random_cells
+from tnas_pipeline.nas.derive import Choice, derive, inherit_state
+from tnas_pipeline.nas.supernet import ArchParams, Supernet, masked_op_forward, width_masks
 from tnas_pipeline.networks.builder import build_network
 from tnas_pipeline.networks.ops import OPS
-from tnas_pipeline.search.derive import Choice, derive, inherit_state
-from tnas_pipeline.search.supernet import ArchParams, Supernet, masked_op_forward, width_masks
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -11,8 +11,8 @@ def test_plotting_leaves_the_users_matplotlib_backend_and_pyplot_alone(tmp_path)
 import sys
 import matplotlib
 matplotlib.use("svg")
-from tnas_pipeline.search.supernet import ArchParams
-from tnas_pipeline.search.trajectory import Trajectory
+from tnas_pipeline.nas.supernet import ArchParams
+from tnas_pipeline.nas.trajectory import Trajectory
 from tnas_pipeline.search_space import SPACES
 space = SPACES["default"].with_scale(2)
 t = Trajectory(space)

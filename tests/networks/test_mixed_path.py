@@ -115,7 +115,7 @@ def test_rep_ops_are_registered_for_every_branch_set_and_fold_to_two_ops():
 def test_a_mixed_path_network_exports_folded_and_matches_pytorch():
     import onnxruntime as ort
 
-    from tnas_pipeline.export.onnx_export import OnnxFromTorch
+    from tnas_pipeline.deploy.onnx_export import OnnxFromTorch
     from tnas_pipeline.latency.blocks import architecture_blocks
     from tnas_pipeline.networks import Architecture, build_network
 

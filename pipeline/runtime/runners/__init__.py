@@ -3,7 +3,7 @@
 A runner holds only what it was given until it is entered; ``with runner:`` loads the model on
 its device (a session, an engine, a module moved to a GPU) and leaving frees it. Inside,
 ``infer({name: array})`` returns ``{name: array}`` on the host, so a
-:class:`~tnas_pipeline.export.comparator.Comparator` can feed several runners the same inputs.
+:class:`~tnas_pipeline.deploy.comparator.Comparator` can feed several runners the same inputs.
 """
 
 from tnas_pipeline.runtime.runners.base import Runner
