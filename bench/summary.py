@@ -1,6 +1,6 @@
 """The README's short results summary, computed from the benchmarks' committed results.
 
-Reads ``bench/results/{main_job_foreign,lut_fidelity_cpu-x2,arena}.json`` and writes
+Reads ``bench/results/{main_job_foreign,lut_fidelity_cpu-x2,arena,upscale_memory}.json`` and writes
 ``bench/results/summary.md``, which ``bench/update_readme.py`` copies into the README between its
 ``<!-- bench:summary -->`` markers. Nothing is measured here; every figure is one a benchmark
 wrote, and the details are in ``docs/benchmarks.md`` and ``docs/how-it-works.md``.
@@ -78,8 +78,16 @@ def arena_lines() -> list[str]:
     return lines
 
 
+def upscale_line() -> str:
+    d = _load("upscale_memory")
+    i, o = d["input"], d["output"]
+    return (f"| `upscale` of a {i['width']}×{i['height']} image to {o['width']}×{o['height']} "
+            f"(streamed in tile rows) | peak RSS {d['peak_rss_mb']:.0f} MB (/usr/bin/time -v) | "
+            f"{d['date']} |")
+
+
 def summary() -> str:
-    rows = [*main_job_lines(), table_line(), *arena_lines()]
+    rows = [*main_job_lines(), table_line(), *arena_lines(), upscale_line()]
     cpu = _load("arena")["device"]["cpu"]
     return "\n".join([
         "| what | result | date |", "|---|---|---|", *rows, "",

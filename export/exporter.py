@@ -38,6 +38,7 @@ from tnas_pipeline.io_utils import file_sha256, write_json_atomic
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.provenance import provenance
 from tnas_pipeline.run_dir import RunDir, run_identity
+from tnas_pipeline.run_lock import claim_run
 from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
 
 logger = logging.getLogger(__name__)
@@ -104,69 +105,74 @@ def export_run(req: ExportRequest, argv: list[str] | None = None,
         trt_context = trt_context_here()  # TensorRT, a CUDA binding and a GPU, or a UserError
     run = RunDir(req.run)
     identity = run_identity(run)
-    arch, model = run.load_model()
-    out_dir = Path(req.out_dir) if req.out_dir else run.path / "export"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"{out_dir} is a file; pass -o with a folder")
-    size = req.output_size or run_output_size(run)
-    lw, lh = lr_size(size, arch.scale)
-    w, h = size
-    stem = f"model-{req.precision}"
-    meta = {"scale": str(arch.scale), "precision": req.precision, **identity}
 
-    logger.info(f"exporting {run.path} ({arch.name}, x{arch.scale}) to ONNX, {req.precision}")
-    dynamic = stamp(simplify_onnx(OnnxFromTorch(model, None, req.precision, arch.colors)()),
-                    {**meta, "tnas.variant": "dynamic"})
-    static = stamp(simplify_onnx(OnnxFromTorch(model, (lh, lw), req.precision, arch.colors)()),
-                   {**meta, "tnas.variant": f"static {w}x{h}"})
-    dynamic_bytes, static_bytes = dynamic.SerializeToString(), static.SerializeToString()
+    # One writer at a time: export writes into the run directory, and a train or search
+    # writing it too would leave an artifact of weights that are not the run's.
+    with claim_run(run.path, "export", resume=True):
+        arch, model = run.load_model()
+        out_dir = Path(req.out_dir) if req.out_dir else run.path / "export"
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"{out_dir} is a file; pass -o with a folder")
+        size = req.output_size or run_output_size(run)
+        lw, lh = lr_size(size, arch.scale)
+        w, h = size
+        stem = f"model-{req.precision}"
+        meta = {"scale": str(arch.scale), "precision": req.precision, **identity}
 
-    folders = [Path(p) for p in req.parity_data] or default_val_folders()
-    logger.info(f"parity: ONNX Runtime against PyTorch on {', '.join(f.name for f in folders)}")
-    reference = TorchRunner(model, "cpu", "fp32", name="pytorch")
-    ort = OnnxrtRunner(dynamic_bytes, name="onnxruntime")
-    with reference, ort:
-        parity = image_parity([reference, ort], "pytorch", folders, arch.scale, progress=progress)
-    _check_finite(parity, "onnxruntime", f"the {req.precision} ONNX model", req.precision)
-    feed = {"input": np.random.default_rng(0).random((1, arch.colors, lh, lw), np.float32)}
-    static_diff = Comparator.compare(Comparator.run(
-        [TorchRunner(model, name="pytorch"), OnnxrtRunner(static_bytes, name="static")], [feed]),
-        "pytorch")["static"]["output"]
-    if static_diff.nonfinite:
-        raise _nonfinite_error(f"the static {w}x{h} ONNX model", 1, 1, req.precision)
-    checks = parity_checks(parity["sets"], "onnxruntime", "onnxruntime", req.precision)
+        logger.info(f"exporting {run.path} ({arch.name}, x{arch.scale}) to ONNX, {req.precision}")
+        dynamic = stamp(simplify_onnx(OnnxFromTorch(model, None, req.precision, arch.colors)()),
+                        {**meta, "tnas.variant": "dynamic"})
+        static = stamp(simplify_onnx(OnnxFromTorch(model, (lh, lw), req.precision, arch.colors)()),
+                       {**meta, "tnas.variant": f"static {w}x{h}"})
+        dynamic_bytes, static_bytes = dynamic.SerializeToString(), static.SerializeToString()
 
-    engines: list[dict[str, Any]] = []
-    if trt_context is not None:
-        from tnas_pipeline.deploy.engine_export import build_engines
+        folders = [Path(p) for p in req.parity_data] or default_val_folders()
+        logger.info(f"parity: ONNX Runtime against PyTorch on {', '.join(f.name for f in folders)}")
+        reference = TorchRunner(model, "cpu", "fp32", name="pytorch")
+        ort = OnnxrtRunner(dynamic_bytes, name="onnxruntime")
+        with reference, ort:
+            parity = image_parity([reference, ort], "pytorch", folders, arch.scale,
+                                  progress=progress)
+        _check_finite(parity, "onnxruntime", f"the {req.precision} ONNX model", req.precision)
+        feed = {"input": np.random.default_rng(0).random((1, arch.colors, lh, lw), np.float32)}
+        runners = [TorchRunner(model, name="pytorch"), OnnxrtRunner(static_bytes, name="static")]
+        static_diff = Comparator.compare(Comparator.run(runners, [feed]),
+                                         "pytorch")["static"]["output"]
+        if static_diff.nonfinite:
+            raise _nonfinite_error(f"the static {w}x{h} ONNX model", 1, 1, req.precision)
+        checks = parity_checks(parity["sets"], "onnxruntime", "onnxruntime", req.precision)
 
-        engines = build_engines(trt_context, model, arch.scale, arch.colors, dynamic_bytes,
-                                static_bytes, (lh, lw), stem, f"{w}x{h}", req, identity, folders,
-                                progress)
+        engines: list[dict[str, Any]] = []
+        if trt_context is not None:
+            from tnas_pipeline.deploy.engine_export import build_engines
 
-    # Everything checked: write.
-    files = [(out_dir / f"{stem}.onnx", dynamic, "dynamic", ["batch", arch.colors, "height",
-                                                              "width"]),
-             (out_dir / f"{stem}-{w}x{h}.onnx", static, "static", [1, arch.colors, lh, lw])]
-    artifacts = []
-    for path, proto, variant, shape in files:
-        save_onnx(proto, path)
-        artifacts.append({"file": path.name, "kind": "onnx", "variant": variant,
-                          "precision": req.precision, "input_shape": shape,
-                          "opset": opset_of(proto), "sha256": file_sha256(path),
-                          "bytes": path.stat().st_size})
-    for eng in engines:
-        eng["save"]()
-        artifacts.append(eng["record"])
-    manifest = {
-        "format": MANIFEST_FORMAT, "version": 1, "run": str(run.path.resolve()),
-        "arch": arch.name, "scale": arch.scale, "precision": req.precision,
-        "output_size": [w, h], "input_size": [lw, lh], **identity,
-        "artifacts": artifacts,
-        "parity": {"data": [str(f) for f in folders], "onnxruntime": parity["sets"],
-                   "static_onnx": static_diff.to_dict(), "checks": checks,
-                   **({"tensorrt": engines[0]["parity"]} if engines else {})},
-        "provenance": provenance(argv),
-    }
-    write_json_atomic(manifest_path(out_dir, req.precision), manifest)
-    return manifest
+            engines = build_engines(trt_context, model, arch.scale, arch.colors, dynamic_bytes,
+                                    static_bytes, (lh, lw), stem, f"{w}x{h}", req, identity,
+                                    folders, progress)
+
+        # Everything checked: write.
+        files = [(out_dir / f"{stem}.onnx", dynamic, "dynamic", ["batch", arch.colors, "height",
+                                                                  "width"]),
+                 (out_dir / f"{stem}-{w}x{h}.onnx", static, "static", [1, arch.colors, lh, lw])]
+        artifacts = []
+        for path, proto, variant, shape in files:
+            save_onnx(proto, path)
+            artifacts.append({"file": path.name, "kind": "onnx", "variant": variant,
+                              "precision": req.precision, "input_shape": shape,
+                              "opset": opset_of(proto), "sha256": file_sha256(path),
+                              "bytes": path.stat().st_size})
+        for eng in engines:
+            eng["save"]()
+            artifacts.append(eng["record"])
+        manifest = {
+            "format": MANIFEST_FORMAT, "version": 1, "run": str(run.path.resolve()),
+            "arch": arch.name, "scale": arch.scale, "precision": req.precision,
+            "output_size": [w, h], "input_size": [lw, lh], **identity,
+            "artifacts": artifacts,
+            "parity": {"data": [str(f) for f in folders], "onnxruntime": parity["sets"],
+                       "static_onnx": static_diff.to_dict(), "checks": checks,
+                       **({"tensorrt": engines[0]["parity"]} if engines else {})},
+            "provenance": provenance(argv),
+        }
+        write_json_atomic(manifest_path(out_dir, req.precision), manifest)
+        return manifest

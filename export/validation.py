@@ -43,6 +43,7 @@ from tnas_pipeline.networks.architecture import Architecture
 from tnas_pipeline.networks.complexity import lr_size
 from tnas_pipeline.provenance import provenance
 from tnas_pipeline.run_dir import RunDir, check_identity, run_identity
+from tnas_pipeline.run_lock import claim_run
 from tnas_pipeline.runtime.runners import OnnxrtRunner, TorchRunner
 from tnas_pipeline.runtime.runners.base import Runner
 
@@ -279,103 +280,107 @@ def validate_run(run_path: str | Path, artifact: str | Path | None = None,
         raise UserError("--rounds must be at least 1")
     run = RunDir(run_path)
     run_identity(run)  # arch.json and weights.safetensors, or the missing files named
-    arch, model = run.load_model()
-    art = open_artifact(Path(artifact) if artifact else default_artifact(run, device), run)
-    folders = [Path(d) for d in data] if data else default_eval_folders()
-    ref = latency_reference(run, arch, art.runtime, device)
-    rt = (ref.table.data.get("runtime", {}) if ref.table else {})
-    if threads is None and art.runtime == "onnxruntime" and device == "cpu":
-        threads = rt.get("threads")
-    output_size = tuple(ref.table.output_size) if ref.table else DEFAULT_OUTPUT_SIZE
-    lw, lh = lr_size(output_size, arch.scale)
 
-    logger.info(f"validating {art.path.name} ({art.runtime}, {art.precision}) of {run.path} on "
-        f"{', '.join(f.name for f in folders)}")
-    reference = TorchRunner(model, torch_device, "fp32", name="pytorch")
-    runner = _images_runner(art, device)
-    with reference, runner:
-        parity = image_parity([reference, runner], "pytorch", folders, arch.scale,
-                              progress=progress)
-    checks = parity_checks(parity["sets"], "artifact", art.runtime, art.precision)
+    # One writer at a time: validate writes into the run directory, and a train or search
+    # writing it too would leave an artifact of weights that are not the run's.
+    with claim_run(run.path, "validate", resume=True):
+        arch, model = run.load_model()
+        art = open_artifact(Path(artifact) if artifact else default_artifact(run, device), run)
+        folders = [Path(d) for d in data] if data else default_eval_folders()
+        ref = latency_reference(run, arch, art.runtime, device)
+        rt = (ref.table.data.get("runtime", {}) if ref.table else {})
+        if threads is None and art.runtime == "onnxruntime" and device == "cpu":
+            threads = rt.get("threads")
+        output_size = tuple(ref.table.output_size) if ref.table else DEFAULT_OUTPUT_SIZE
+        lw, lh = lr_size(output_size, arch.scale)
 
-    latency, drift = None, None
-    if art.latency is None:
-        ref.notes.append("no fixed-shape engine to time; re-export with --format trt")
-    else:
-        shape = (1, arch.colors, lh, lw)
-        if art.kind == "onnx":
-            import onnx
+        logger.info(f"validating {art.path.name} ({art.runtime}, {art.precision}) of {run.path} on "
+            f"{', '.join(f.name for f in folders)}")
+        reference = TorchRunner(model, torch_device, "fp32", name="pytorch")
+        runner = _images_runner(art, device)
+        with reference, runner:
+            parity = image_parity([reference, runner], "pytorch", folders, arch.scale,
+                                  progress=progress)
+        checks = parity_checks(parity["sets"], "artifact", art.runtime, art.precision)
 
-            static = onnx.load(str(art.latency), load_external_data=False)
-            dims = [d.dim_value for d in static.graph.input[0].type.tensor_type.shape.dim]
-            if all(d > 0 for d in dims):
-                shape = tuple(dims)  # a static ONNX is timed at its own shape
-        else:  # the fixed-shape engine runs only at its profile's shape
-            shape = tuple(read_engine_manifest(art.latency)["input_shapes"]["input"]["opt"])
-        same_resolution = (shape[2], shape[3]) == (lh, lw)
-        if not same_resolution:
-            ref.predicted_ms = None  # the table predicts another resolution
-        if art.kind == "onnx":
-            reference_arch = _reference_arch(ref.table if same_resolution else None, arch)
-            logger.info(f"latency: {rounds} sessions at input {shape[3]}x{shape[2]}"
-                + (f", {threads} thread(s)" if threads else "")
-                + f", as a ratio to the reference network {reference_arch.name} timed "
-                  "interleaved")
-            latency = _measure_onnx(art, device, shape, threads, rounds, reference_arch)
-            drift = _latency_basis(latency, ref, device, same_resolution)
+        latency, drift = None, None
+        if art.latency is None:
+            ref.notes.append("no fixed-shape engine to time; re-export with --format trt")
         else:
-            latency = _measure_engine(art, rounds, shape)
-            latency.update(median=latency["now_ms"], basis="measured now (CUDA events)")
-    if latency and ref.budget_ms is not None:
-        use = latency["median"] / ref.budget_ms
-        latency["budget_use"] = use
-        checks.append({"name": "within_budget", "ok": latency["median"] <= ref.budget_ms,
-                       "value": latency["median"], "limit": ref.budget_ms,
-                       "detail": f"{latency['median']:.1f} ms ({latency['basis']}) against the "
-                                 f"budget {ref.budget_ms:g} ms"})
-        checks.append({"name": "budget_use", "ok": use >= BUDGET_USE_FLOOR, "value": use,
-                       "limit": BUDGET_USE_FLOOR, "advisory": True,
-                       "detail": f"uses {use:.0%} of the budget" + (
-                           "" if use >= BUDGET_USE_FLOOR else
-                           f"; under {BUDGET_USE_FLOOR:.0%} the network leaves budget unused")})
-        if use < BUDGET_USE_FLOOR:
-            logger.warning(f"the network uses {use:.0%} of its {ref.budget_ms:g} ms budget and "
-                "leaves the rest unused; search again at this budget on this device")
-    error = None
-    if latency and ref.predicted_ms and "ratio" in latency and ref.table is not None:
-        predicted_ratio = ref.table.predict_ratio(arch).value
-        error = latency["ratio"] / predicted_ratio - 1.0
-        # The prediction in ms on the same basis as the latency it is compared with.
-        ref.predicted_ms = predicted_ratio * latency["median"] / latency["ratio"]
-        checks.append({"name": "prediction", "ok": abs(error) <= PREDICTION_TOLERANCE,
-                       "value": error, "limit": PREDICTION_TOLERANCE, "advisory": True,
-                       "detail": f"measured {latency['ratio']:.3f} reference networks vs LUT "
-                                 f"{predicted_ratio:.3f} ({error:+.1%}); judges the table"})
-    passed = all(c["ok"] for c in checks if not c.get("advisory"))
+            shape = (1, arch.colors, lh, lw)
+            if art.kind == "onnx":
+                import onnx
 
-    sets = parity["sets"]
-    diffs = [s["artifact"]["max_abs_diff"] for s in sets.values()]
-    report = {
-        "run": str(run.path), "artifact": str(art.path), "runtime": art.runtime,
-        "device": device, "precision": art.precision, "arch": arch.name, "scale": arch.scale,
-        "psnr_y": {n: s["artifact"]["psnr_y"] for n, s in sets.items()},
-        "ssim_y": {n: s["artifact"]["ssim_y"] for n, s in sets.items()},
-        "psnr_y_pytorch": {n: s["pytorch"]["psnr_y"] for n, s in sets.items()},
-        "psnr_delta_db": {n: s["artifact"]["psnr_delta_db"] for n, s in sets.items()},
-        "max_abs_diff": None if any(d is None for d in diffs) else max(diffs),
-        "latency_ms": latency, "predicted_ms": ref.predicted_ms, "prediction_error": error,
-        "host_drift": drift, "budget_ms": ref.budget_ms,
-        "budget_use": latency.get("budget_use") if latency else None,
-        "lut": {"path": str(ref.table.path) if ref.table else None,
-                "description": ref.table.describe() if ref.table else None},
-        "notes": ref.notes, "checks": checks, "pass": passed,
-        "provenance": provenance(argv),
-    }
-    out = run.path / "validation"
-    write_json_atomic(out / f"{art.path.name}.json", report)
-    write_text_atomic(out / f"{art.path.name}.md", markdown_report(report))
-    report["report"] = str(out / f"{art.path.name}.md")
-    return report
+                static = onnx.load(str(art.latency), load_external_data=False)
+                dims = [d.dim_value for d in static.graph.input[0].type.tensor_type.shape.dim]
+                if all(d > 0 for d in dims):
+                    shape = tuple(dims)  # a static ONNX is timed at its own shape
+            else:  # the fixed-shape engine runs only at its profile's shape
+                shape = tuple(read_engine_manifest(art.latency)["input_shapes"]["input"]["opt"])
+            same_resolution = (shape[2], shape[3]) == (lh, lw)
+            if not same_resolution:
+                ref.predicted_ms = None  # the table predicts another resolution
+            if art.kind == "onnx":
+                reference_arch = _reference_arch(ref.table if same_resolution else None, arch)
+                logger.info(f"latency: {rounds} sessions at input {shape[3]}x{shape[2]}"
+                    + (f", {threads} thread(s)" if threads else "")
+                    + f", as a ratio to the reference network {reference_arch.name} timed "
+                      "interleaved")
+                latency = _measure_onnx(art, device, shape, threads, rounds, reference_arch)
+                drift = _latency_basis(latency, ref, device, same_resolution)
+            else:
+                latency = _measure_engine(art, rounds, shape)
+                latency.update(median=latency["now_ms"], basis="measured now (CUDA events)")
+        if latency and ref.budget_ms is not None:
+            use = latency["median"] / ref.budget_ms
+            latency["budget_use"] = use
+            checks.append({"name": "within_budget", "ok": latency["median"] <= ref.budget_ms,
+                           "value": latency["median"], "limit": ref.budget_ms,
+                           "detail": f"{latency['median']:.1f} ms ({latency['basis']}) against the "
+                                     f"budget {ref.budget_ms:g} ms"})
+            checks.append({"name": "budget_use", "ok": use >= BUDGET_USE_FLOOR, "value": use,
+                           "limit": BUDGET_USE_FLOOR, "advisory": True,
+                           "detail": f"uses {use:.0%} of the budget" + (
+                               "" if use >= BUDGET_USE_FLOOR else
+                               f"; under {BUDGET_USE_FLOOR:.0%} the network leaves budget unused")})
+            if use < BUDGET_USE_FLOOR:
+                logger.warning(f"the network uses {use:.0%} of its {ref.budget_ms:g} ms budget and "
+                    "leaves the rest unused; search again at this budget on this device")
+        error = None
+        if latency and ref.predicted_ms and "ratio" in latency and ref.table is not None:
+            predicted_ratio = ref.table.predict_ratio(arch).value
+            error = latency["ratio"] / predicted_ratio - 1.0
+            # The prediction in ms on the same basis as the latency it is compared with.
+            ref.predicted_ms = predicted_ratio * latency["median"] / latency["ratio"]
+            checks.append({"name": "prediction", "ok": abs(error) <= PREDICTION_TOLERANCE,
+                           "value": error, "limit": PREDICTION_TOLERANCE, "advisory": True,
+                           "detail": f"measured {latency['ratio']:.3f} reference networks vs LUT "
+                                     f"{predicted_ratio:.3f} ({error:+.1%}); judges the table"})
+        passed = all(c["ok"] for c in checks if not c.get("advisory"))
+
+        sets = parity["sets"]
+        diffs = [s["artifact"]["max_abs_diff"] for s in sets.values()]
+        report = {
+            "run": str(run.path), "artifact": str(art.path), "runtime": art.runtime,
+            "device": device, "precision": art.precision, "arch": arch.name, "scale": arch.scale,
+            "psnr_y": {n: s["artifact"]["psnr_y"] for n, s in sets.items()},
+            "ssim_y": {n: s["artifact"]["ssim_y"] for n, s in sets.items()},
+            "psnr_y_pytorch": {n: s["pytorch"]["psnr_y"] for n, s in sets.items()},
+            "psnr_delta_db": {n: s["artifact"]["psnr_delta_db"] for n, s in sets.items()},
+            "max_abs_diff": None if any(d is None for d in diffs) else max(diffs),
+            "latency_ms": latency, "predicted_ms": ref.predicted_ms, "prediction_error": error,
+            "host_drift": drift, "budget_ms": ref.budget_ms,
+            "budget_use": latency.get("budget_use") if latency else None,
+            "lut": {"path": str(ref.table.path) if ref.table else None,
+                    "description": ref.table.describe() if ref.table else None},
+            "notes": ref.notes, "checks": checks, "pass": passed,
+            "provenance": provenance(argv),
+        }
+        out = run.path / "validation"
+        write_json_atomic(out / f"{art.path.name}.json", report)
+        write_text_atomic(out / f"{art.path.name}.md", markdown_report(report))
+        report["report"] = str(out / f"{art.path.name}.md")
+        return report
 
 
 def markdown_report(r: dict[str, Any]) -> str:

@@ -123,16 +123,18 @@ def search(latency_budget: float | str, *, device: str = "cpu", output: str | Pa
            space: str | None = None, relaxation: str = "sparsestmax",
            data: list[str | Path] | tuple = (), val_data: list[str | Path] | tuple = (),
            iters: int | None = None, minutes: float | None = None, resume: bool = False,
-           overwrite: bool = False, bring_up: str = "profile", progress: bool | None = None,
-           **options: Any) -> SearchResult:
+           overwrite: bool = False, bring_up: str = "profile", torch_device: str = "cpu",
+           progress: bool | None = None, **options: Any) -> SearchResult:
     """Search a network under ``latency_budget`` (ms, or a string such as ``"30ms"``) on
     ``device`` (``cpu``, ``jetson`` or a table file), fit it, fine-tune it.
 
-    Without ``data`` the bundled T91 images train it. ``options`` are further
+    Without ``data`` the bundled T91 images train it; ``torch_device`` is where PyTorch trains
+    (``cpu`` or ``cuda``), not the target. ``options`` are further
     :class:`tnas_pipeline.nas.config.SearchConfig` fields (``seed``, ``search_fraction``, …).
     """
-    from tnas_pipeline.nas.plan import default_output, plan_search
+    from tnas_pipeline.nas.plan import plan_search
     from tnas_pipeline.nas.run import resume_config, run_search
+    from tnas_pipeline.run_dir import default_run_dir
 
     budget_ms = _budget(latency_budget)
     if resume:
@@ -142,12 +144,12 @@ def search(latency_budget: float | str, *, device: str = "cpu", output: str | Pa
     else:
         if iters is None and minutes is None:
             minutes = 6.0
-        cfg, lut = plan_search(budget_ms, device=device, space=space, relaxation=relaxation,
+        cfg, lut = plan_search(budget_ms, target=device, space=space, relaxation=relaxation,
                                data=data, val_data=val_data,
                                bring_up=bring_up if device == "cpu" else None,
                                progress=_progress(progress), iters=iters, minutes=minutes,
-                               **options)
-    out = Path(output) if output else default_output(budget_ms)
+                               device=torch_device, **options)
+    out = Path(output) if output else default_run_dir(f"search-{budget_ms:g}ms")
     summary = run_search(cfg, lut, out, resume=resume, overwrite=overwrite,
                          progress=_progress(progress), argv=sys.argv)
     arch = Architecture.load(out / "arch.json")

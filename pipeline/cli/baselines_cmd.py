@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from tnas_pipeline.cli.common import echo_json, json_option
+from tnas_pipeline.cli.options import scale_option
 
 
 @click.command()
-@click.option("--scale", default=2, show_default=True, type=click.Choice(["2", "3", "4"]))
+@scale_option("Upscaling factor.", default="2")
 @json_option
 def baselines(scale: str, as_json: bool) -> None:
     """List the registered baselines with parameters and Mult-Adds (1280×720 output).

@@ -13,14 +13,14 @@ from tnas_pipeline.cli.common import (
     json_option,
     resolve_device,
 )
+from tnas_pipeline.cli.options import scale_option
 
 
 @click.command()
 @click.argument("model", required=False)
 @click.option("--bicubic", is_flag=True, help="Evaluate bicubic interpolation instead of a model.")
 @data_option
-@click.option("--scale", type=click.Choice(["2", "3", "4"]),
-              help="Upscaling factor [default: the model's; 2 for --bicubic].")
+@scale_option("Upscaling factor [default: the model's; 2 for --bicubic].")
 @click.option("--per-image", is_flag=True, help="Also list every image's scores.")
 @device_option
 @json_option

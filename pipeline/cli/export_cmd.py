@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from tnas_pipeline.cli.common import OutputPath, echo_json, json_option
+from tnas_pipeline.cli.options import no_progress_option
 from tnas_pipeline.cli.profile_cmd import parse_output_size
 
 
@@ -33,7 +34,7 @@ from tnas_pipeline.cli.profile_cmd import parse_output_size
 @click.option("--timing-cache", type=click.Path(path_type=Path),
               help="TensorRT timing cache [default: one per GPU and TensorRT version in "
                    "~/.cache/tnas-pipeline/trt].")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@no_progress_option
 @json_option
 def export(run, fmt, precision, output_size, out_dir, parity_data, workspace_mb, timing_cache,
            no_progress, as_json) -> None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from tnas_pipeline.cli.common import COUNT, SEED, THREADS, OutputPath, echo_json, json_option
+from tnas_pipeline.cli.common import COUNT, SEED, OutputPath, echo_json, json_option
+from tnas_pipeline.cli.options import (
+    no_progress_option,
+    resume_option,
+    scale_option,
+    threads_option,
+)
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.schema import MAX_OUTPUT_PIXELS, MAX_OUTPUT_SIDE
 
@@ -85,7 +91,7 @@ def _check_summary(result: dict, path: str) -> str:
 @click.option("--runtime", type=click.Choice(["ort", "torch", "trt"]),
               help="Latency backend [default: ort on cpu; trt on jetson; trt or else torch on "
                    "cuda].")
-@click.option("--scale", default="2", show_default=True, type=click.Choice(["2", "3", "4"]))
+@scale_option("Upscaling factor of the networks profiled.", default="2")
 @click.option("--space", "space_name", default="default", show_default=True,
               type=click.Choice(["default", "mixed", "pool", "plain"]),
               help="Search space to profile: default (single-path trilevel), mixed (the "
@@ -97,9 +103,9 @@ def _check_summary(result: dict, path: str) -> str:
 @click.option("--precision", default="fp32", show_default=True,
               type=click.Choice(["fp32", "fp16"]))
 @click.option("-o", "--output", type=OutputPath("file"),
-              help="LUT file [default: hardware_profiles/<device>-<runtime>-<precision>-x<scale>"
-                   "-<size>[-mixed].json].")
-@click.option("--resume", is_flag=True, help="Continue an interrupted profile in -o.")
+              help="LUT file [default: <device>-<runtime>-<precision>-x<scale>-<size>[-<space>]"
+                   ".json in the user data directory (TNAS_PIPELINE_PROFILES overrides it)].")
+@resume_option("profile")
 @click.option("--networks", default=150, show_default=True, type=COUNT,
               help="Random whole networks the latency model is fitted on (with --check: checked "
                    "against the table, default 100).")
@@ -114,11 +120,14 @@ def _check_summary(result: dict, path: str) -> str:
 @click.option("--max-pairs", default=30, show_default=True, type=COUNT,
               help="Timed pairs per run at most (a run stops earlier once the ratio's 95 %% "
                    "confidence interval is within 1 %%).")
-@click.option("--threads", type=THREADS, help="CPU threads [default: all cores].")
+@threads_option("CPU threads [default: all cores].")
 @click.option("--seed", default=0, show_default=True, type=SEED,
               help="Seed of the model's networks.")
 @click.option("--check", "check_file", type=click.Path(path_type=str),
               help="Measure fresh random networks against this LUT and report its fidelity.")
+@click.option("--plot", "plot_file", type=click.Path(path_type=str),
+              help="With --check: write a PNG of predicted against measured latency, with the "
+                   "±10 %% band.")
 @click.option("--estimate", type=str,
               help="Write a roofline estimate for a device not at hand (jetson-orin-nano, "
                    "jetson-orin-nx, jetson-agx-orin).")
@@ -127,11 +136,11 @@ def _check_summary(result: dict, path: str) -> str:
 @click.option("--sign", "sign_file", type=click.Path(path_type=str),
               help="Sign every entry of a LUT you trust (one made before entries carried "
                    "checksums, or edited on purpose), so that it loads; no value changes.")
-@click.option("--no-progress", is_flag=True)
+@no_progress_option
 @json_option
 def profile(device, runtime, scale, space_name, output_size, precision, output, resume, networks,
-            fit_networks, runs, min_pairs, max_pairs, threads, seed, check_file, estimate,
-            info_file, sign_file, no_progress, as_json) -> None:
+            fit_networks, runs, min_pairs, max_pairs, threads, seed, check_file, plot_file,
+            estimate, info_file, sign_file, no_progress, as_json) -> None:
     """Measure what a device costs: a latency lookup table of every block of the search space.
 
     Every block is measured in context at the deployment resolution with the deployment
@@ -144,32 +153,26 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
 
     \b
     Examples:
-      tnas-pipeline profile --device cpu -o hardware_profiles/cpu.json
-      tnas-pipeline profile --device cpu --resume -o hardware_profiles/cpu.json
+      tnas-pipeline profile --device cpu                    # into the user data directory
+      tnas-pipeline profile --device cpu -o my-cpu.json
+      tnas-pipeline profile --device cpu --resume -o my-cpu.json
       tnas-pipeline profile --device cpu --space mixed --threads 1 -o cpu-mixed.json
-      tnas-pipeline profile --check hardware_profiles/cpu.json --json
+      tnas-pipeline profile --check my-cpu.json --json
+      tnas-pipeline profile --check my-cpu.json --plot check.png
       tnas-pipeline profile --check cpu.json --networks 30 --fit-networks 10
       tnas-pipeline profile --device jetson --precision fp16      # on the Jetson, TensorRT
       tnas-pipeline profile --estimate jetson-orin-nano --precision fp16
-      tnas-pipeline profile --info hardware_profiles/jetson-orin-nano-fp16.json
+      tnas-pipeline profile --info my-cpu.json
       tnas-pipeline profile --sign my-old-table.json
     """
     from tnas_pipeline.latency.backends import get_backend
     from tnas_pipeline.latency.backends.base import RUNTIME_KEYS
-    from tnas_pipeline.latency.devices import default_runtime
-    from tnas_pipeline.latency.interleaved import RatioProtocol
     from tnas_pipeline.latency.lut import LatencyTable, sign_table_file
-    from tnas_pipeline.latency.profiler import (
-        check,
-        measure_model_networks,
-        plan_model_networks,
-        random_networks,
-        require_measured,
-        require_profile_counts,
-    )
-    from tnas_pipeline.latency.profiler import profile as run_profile
+    from tnas_pipeline.latency.profiler import check, random_networks, require_measured
     from tnas_pipeline.latency.roofline import estimate_table
     from tnas_pipeline.nas.fit_samples import fit_outputs
+    from tnas_pipeline.plots import check_plot
+    from tnas_pipeline.profiling import profile_device, user_profiles_dir
     from tnas_pipeline.search_space import SPACES
 
     size = parse_output_size(output_size)
@@ -211,12 +214,17 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         archs = [("random", a) for a in random_networks(table.space, n_random, 12345, "check")]
         archs += [("fit", a) for a in fit_outputs(table, n_fit, seed=54321)]
         result = check(table, backend, archs, progress=progress)
+        if plot_file:
+            check_plot(result, plot_file, f"{Path(check_file).name}: {table.describe()}")
+            result["plot"] = str(plot_file)
         echo_json(result) if as_json else click.echo(_check_summary(result, check_file))
+        if plot_file and not as_json:
+            click.echo(f"plot: {plot_file}")
         return
 
     if estimate:
         table = estimate_table(estimate, space, size, precision)
-        out = Path(output or f"hardware_profiles/{estimate}-{precision}-x{scale}-"
+        out = Path(output or user_profiles_dir() / f"{estimate}-{precision}-x{scale}-"
                              f"{size[0]}x{size[1]}{suffix}.json")
         if out.exists() and not resume:
             raise UserError(f"{out} exists; choose another -o")
@@ -226,28 +234,10 @@ def profile(device, runtime, scale, space_name, output_size, precision, output, 
         echo_json(summary) if as_json else _print_summary(summary)
         return
 
-    if runs < 1 or min_pairs < 1 or max_pairs < min_pairs:
-        raise UserError("--runs and --min-pairs must be at least 1, and --max-pairs at least "
-                        "--min-pairs")
-    require_profile_counts(networks, fit_networks, threads)
-    chosen = default_runtime(device)  # also refuses an unknown device
-    if runtime is None and device == "cuda" and chosen == "torch":
-        click.echo("note: TensorRT is not installed; profiling PyTorch-CUDA as the fallback "
-                   "(recorded in the table)", err=True)
-    runtime = runtime or chosen
-    if runtime == "trt" and device == "cpu":
-        raise UserError("TensorRT needs an NVIDIA GPU; profile --device cuda or --device jetson")
-    backend = get_backend(runtime, device="cpu" if device == "cpu" else "cuda",
-                          precision=precision, threads=threads,
-                          cache_dir=str(Path(output).parent) if output else "hardware_profiles")
-    out = Path(output or f"hardware_profiles/{device}-{runtime}-{precision}-x{scale}-"
-                         f"{size[0]}x{size[1]}{suffix}.json")
-    protocol = RatioProtocol(min_pairs=min_pairs, max_pairs=max_pairs, runs=runs)
-    table = run_profile(backend, device, space, size, out, resume=resume, protocol=protocol,
-                        networks=networks, seed=seed, progress=progress)
-    planned = [*table.data.get("model_plan", []), *table.data.get("model_samples", [])]
-    if fit_networks and not any(p["source"] == "fit" for p in planned):
-        plan_model_networks(table, fit_outputs(table, fit_networks, seed=seed + 1), "fit")
-        measure_model_networks(table, backend, progress=progress)
+    table = profile_device(device, runtime=runtime, scale=int(scale), space=space_name,
+                           output_size=size, precision=precision, output=output, resume=resume,
+                           networks=networks, fit_networks=fit_networks, runs=runs,
+                           min_pairs=min_pairs, max_pairs=max_pairs, threads=threads, seed=seed,
+                           progress=progress)
     summary = _summary(table)
     echo_json(summary) if as_json else _print_summary(summary)

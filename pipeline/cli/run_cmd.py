@@ -8,14 +8,21 @@ from pathlib import Path
 import click
 
 from tnas_pipeline.cli.common import (
-    MINUTES,
-    SEED,
-    THREADS,
     OutputPath,
     bring_up_option,
     data_option,
     echo_json,
     json_option,
+)
+from tnas_pipeline.cli.options import (
+    iters_option,
+    minutes_option,
+    no_progress_option,
+    overwrite_option,
+    resume_option,
+    seed_option,
+    threads_option,
+    val_data_option,
 )
 
 
@@ -32,23 +39,19 @@ from tnas_pipeline.cli.common import (
 @click.option("--profile", is_flag=True,
               help="Profile this CPU in full into RUN/latency-profile.json first (a few "
                    "minutes), even when a table of it exists.")
-@click.option("--minutes", default=8.0, show_default=True, type=MINUTES,
-              help="Minutes of search plus fine-tuning.")
-@click.option("--iters", type=int,
-              help="Iterations of search plus fine-tuning instead of --minutes (reproducible).")
+@minutes_option("search plus fine-tuning", default=8.0)
+@iters_option("search plus fine-tuning, instead of --minutes (reproducible)")
 @data_option
-@click.option("--val-data", multiple=True, type=click.Path(path_type=str),
-              help="Validation folder(s) during the search [default: bundled Set5].")
+@val_data_option
 @click.option("--no-device-check", is_flag=True,
               help="Trust the table alone: do not time the fitted network here and refit.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--threads", type=THREADS,
-              help="PyTorch threads for training [default: PyTorch's].")
+@seed_option
+@threads_option()
 @click.option("-o", "--output", default="runs/main", show_default=True,
               type=OutputPath("dir", Path), help="Run directory.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run in -o.")
-@click.option("--overwrite", is_flag=True, help="Start afresh over an existing run in -o.")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@resume_option("run")
+@overwrite_option
+@no_progress_option
 @json_option
 def run(budget, target, bring_up, profile, minutes, iters, data, val_data, no_device_check, seed,
         threads, output, resume, overwrite, no_progress, as_json) -> None:

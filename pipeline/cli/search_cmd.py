@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -11,17 +10,25 @@ from tnas_pipeline.cli.common import (
     ANY_FINITE,
     BATCH,
     COUNT,
-    MINUTES,
     NON_NEGATIVE,
     PATCH,
     RUN_DIR,
-    SEED,
-    THREADS,
     bring_up_option,
     data_option,
     echo_json,
     json_option,
     resolve_device,
+)
+from tnas_pipeline.cli.options import (
+    iters_option,
+    minutes_option,
+    no_progress_option,
+    overwrite_option,
+    resume_option,
+    scale_option,
+    seed_option,
+    threads_option,
+    val_data_option,
 )
 from tnas_pipeline.errors import UserError
 
@@ -40,15 +47,12 @@ def _method_names() -> list[str]:
 @click.option("--device", "target", default="cpu", show_default=True,
               help="Target device whose latency table the search uses: cpu (shipped, measured), "
                    "jetson (shipped roofline estimate), cuda (profile first) or a LUT FILE.json.")
-@click.option("--scale", type=click.Choice(["2", "3", "4"]),
-              help="Upscaling factor [default: the table's; with a shipped --device, the ×N "
-                   "table is picked (cpu: ×2 and ×4 are shipped)].")
+@scale_option("Upscaling factor [default: the table's; with a shipped --device, the ×N "
+              "table is picked (cpu: ×2 and ×4 are shipped)].")
 @data_option
-@click.option("--val-data", multiple=True, type=click.Path(path_type=str),
-              help="Validation folder(s) [default: bundled Set5].")
-@click.option("--iters", type=int, help="Budget: iterations of search plus fine-tuning.")
-@click.option("--minutes", type=MINUTES,
-              help="Budget: minutes of search plus fine-tuning steps.")
+@val_data_option
+@iters_option("search plus fine-tuning")
+@minutes_option("search plus fine-tuning steps")
 @click.option("--search-fraction", default=0.4, show_default=True, type=ANY_FINITE,
               help="Share of the budget spent on the supernet; the rest fine-tunes.")
 @click.option("--relaxation", default="sparsestmax", show_default=True,
@@ -103,16 +107,16 @@ def _method_names() -> list[str]:
               help="Fine-tuning batch (per process).")
 @click.option("--finetune-patch-size", default=72, show_default=True, type=PATCH,
               help="Fine-tuning HR patch side.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--threads", type=THREADS, help="PyTorch intra-op threads [default: PyTorch's].")
+@seed_option
+@threads_option()
 @click.option("--torch-device", default="cpu", show_default=True,
               type=click.Choice(["cpu", "cuda", "auto"]),
               help="Where PyTorch trains the supernet (not the target device).")
 @click.option("-o", "--output", type=RUN_DIR,
               help="Run directory [default: runs/search-<budget>ms-<time>].")
-@click.option("--resume", is_flag=True, help="Continue the interrupted search run in -o.")
-@click.option("--overwrite", is_flag=True, help="Delete an existing run in -o and start afresh.")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@resume_option("search run")
+@overwrite_option
+@no_progress_option
 @json_option
 def search(budget, target, scale, data, val_data, iters, minutes, search_fraction, relaxation,
            space_opt, penalty, param_weight, mult_add_weight, headroom, check_on_device, bring_up,
@@ -146,10 +150,9 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
       torchrun --nproc_per_node 2 -m tnas_pipeline.cli.main search --latency-budget 150ms --iters
       4000
     """
-    from tnas_pipeline.data.defaults import default_train_folders, default_val_folders
     from tnas_pipeline.latency.devices import cpu_mismatch
-    from tnas_pipeline.nas.budget import parse_latency_budget, table_for_budget
-    from tnas_pipeline.nas.config import SearchConfig
+    from tnas_pipeline.nas.budget import parse_latency_budget
+    from tnas_pipeline.nas.plan import plan_search
     from tnas_pipeline.nas.run import check_output, resume_config, run_search
     from tnas_pipeline.run_dir import default_run_dir
 
@@ -164,33 +167,18 @@ def search(budget, target, scale, data, val_data, iters, minutes, search_fractio
             raise UserError(f"{output} searched under {cfg.budget_ms:g} ms, not {budget_ms:g} "
                             "ms; drop --latency-budget to resume it, or start a new run")
     else:
-        from tnas_pipeline.nas.methods import SEARCH_METHODS
-
-        method = SEARCH_METHODS.get(relaxation)
-        if space_opt and (evolve_rounds > 1 or method.space != "default"):
-            raise UserError(f"--space {space_opt} is a single-path space; drop --space, or "
-                            f"{'--evolve-rounds' if evolve_rounds > 1 else '--relaxation'}")
-        space_name = "pool" if evolve_rounds > 1 else (space_opt or method.space)
-        lut = table_for_budget(target, int(scale) if scale else None, space_name, budget_ms,
-                               bring_up,
-                               progress=not no_progress)
-        space_scale = int(scale) if scale else int(lut.data["scale"])
-        lut.require_compatible(lut.space.with_scale(space_scale))
-        if ops_list:
-            lut.space.with_ops([o.strip() for o in ops_list.split(",") if o.strip()])
-        cfg = SearchConfig(
-            budget_ms=budget_ms, lut=str(lut.path), scale=space_scale, relaxation=relaxation,
-            penalty=penalty, param_weight=param_weight, mult_add_weight=mult_add_weight,
-            train_data=[str(Path(d)) for d in data] or [str(p) for p in default_train_folders()],
-            val_data=[str(Path(d)) for d in val_data] or [str(p) for p in default_val_folders()],
-            iters=iters, minutes=minutes, search_fraction=search_fraction, headroom=headroom,
-            check_on_device=check_on_device,
+        cfg, lut = plan_search(
+            budget_ms, target=target, scale=int(scale) if scale else None, space=space_opt,
+            relaxation=relaxation, evolve_rounds=evolve_rounds,
             ops=[o.strip() for o in ops_list.split(",") if o.strip()] if ops_list else None,
-            evolve_rounds=evolve_rounds, evolve_active=evolve_active, evolve_drop=evolve_drop,
-            evolve_criterion=evolve_criterion, batch_size=batch_size, patch_size=patch_size,
-            seed=seed,
-            finetune_batch_size=finetune_batch_size, finetune_patch_size=finetune_patch_size,
-            device=resolve_device(torch_device), threads=threads)
+            data=data, val_data=val_data, bring_up=bring_up, progress=not no_progress,
+            penalty=penalty, param_weight=param_weight, mult_add_weight=mult_add_weight,
+            iters=iters, minutes=minutes, search_fraction=search_fraction, headroom=headroom,
+            check_on_device=check_on_device, evolve_active=evolve_active,
+            evolve_drop=evolve_drop, evolve_criterion=evolve_criterion, batch_size=batch_size,
+            patch_size=patch_size, seed=seed, finetune_batch_size=finetune_batch_size,
+            finetune_patch_size=finetune_patch_size, device=resolve_device(torch_device),
+            threads=threads)
         output = output or str(default_run_dir(f"search-{budget_ms:g}ms"))
     check_output(output, resume, overwrite)
     notice = lut.estimate_notice()

@@ -10,17 +10,25 @@ import click
 from tnas_pipeline.cli.common import (
     BATCH,
     LEARNING_RATE,
-    MINUTES,
     PATCH,
     POSITIVE,
     RUN_DIR,
-    SEED,
-    THREADS,
     data_option,
     device_option,
     echo_json,
     json_option,
     resolve_device,
+)
+from tnas_pipeline.cli.options import (
+    iters_option,
+    minutes_option,
+    no_progress_option,
+    overwrite_option,
+    resume_option,
+    scale_option,
+    seed_option,
+    threads_option,
+    val_data_option,
 )
 from tnas_pipeline.errors import UserError
 
@@ -46,13 +54,11 @@ def resolve_architecture(model: str, scale: int | None):
 
 @click.command()
 @click.argument("model", required=False)
-@click.option("--scale", type=click.Choice(["2", "3", "4"]), help="Upscaling factor [default: 2, "
-              "or the architecture file's].")
+@scale_option("Upscaling factor [default: 2, or the architecture file's].")
 @data_option
-@click.option("--val-data", multiple=True, type=click.Path(path_type=str),
-              help="Validation folder(s) of HR images [default: bundled Set5].")
-@click.option("--iters", type=int, help="Budget: number of training iterations.")
-@click.option("--minutes", type=MINUTES, help="Budget: minutes of training steps.")
+@val_data_option
+@iters_option()
+@minutes_option()
 @click.option("--val-every", default=500, show_default=True, type=POSITIVE,
               help="Validate every N iterations.")
 @click.option("--batch-size", default=16, show_default=True, type=BATCH,
@@ -61,14 +67,14 @@ def resolve_architecture(model: str, scale: int | None):
               help="HR patch side in pixels.")
 @click.option("--lr", default=2e-3, show_default=True, type=LEARNING_RATE,
               help="Initial Adam learning rate.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--threads", type=THREADS, help="PyTorch intra-op threads [default: PyTorch's].")
+@seed_option
+@threads_option()
 @device_option
 @click.option("-o", "--output", type=RUN_DIR,
               help="Run directory [default: runs/<model>-x<scale>-<time>].")
-@click.option("--resume", is_flag=True, help="Continue the interrupted run in -o.")
-@click.option("--overwrite", is_flag=True, help="Delete an existing run in -o and start afresh.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@resume_option()
+@overwrite_option
+@no_progress_option
 @json_option
 def train(model, scale, data, val_data, iters, minutes, val_every, batch_size, patch_size, lr, seed,
           threads, device, output, resume, overwrite, no_progress, as_json) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tnas_pipeline.cli.common import device_option, echo_json, json_option, resolve_device
+from tnas_pipeline.cli.options import scale_option
 from tnas_pipeline.data.images import DEFAULT_MAX_PIXELS
 from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
@@ -19,7 +20,7 @@ from tnas_pipeline.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 @click.option("--model", "model", type=click.Path(path_type=str),
               help="A run directory or an .onnx file.")
 @click.option("--bicubic", is_flag=True, help="Use bicubic interpolation instead of a model.")
-@click.option("--scale", type=click.Choice(["2", "3", "4"]), help="Scale for --bicubic.")
+@scale_option("Scale for --bicubic.")
 @click.option("--tile", default=DEFAULT_TILE, show_default=True,
               help="LR tile side for large images (0: whole image at once).")
 @click.option("--overlap", type=int, default=None,

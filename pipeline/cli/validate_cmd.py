@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from tnas_pipeline.cli.common import THREADS, data_option, echo_json, json_option
+from tnas_pipeline.cli.common import data_option, echo_json, json_option
+from tnas_pipeline.cli.options import no_progress_option, threads_option
 
 
 @click.command()
@@ -21,12 +22,11 @@ from tnas_pipeline.cli.common import THREADS, data_option, echo_json, json_optio
               help="Where the artifact runs (a Jetson is cuda).")
 @click.option("--torch-device", default="cpu", show_default=True,
               type=click.Choice(["cpu", "cuda"]), help="Where the PyTorch reference runs.")
-@click.option("--threads", type=THREADS,
-              help="ONNX Runtime threads for latency [default: the latency table's].")
+@threads_option("ONNX Runtime threads for latency [default: the latency table's].")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 100),
               help="Fresh sessions timed, each a run of interleaved pairs with the table's "
                    "reference network; the median of their ratios is reported.")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@no_progress_option
 @json_option
 def validate(run, artifact, data, device, torch_device, threads, rounds,
              no_progress, as_json) -> None:

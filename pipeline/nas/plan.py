@@ -9,7 +9,6 @@ data where none is given.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,14 @@ from tnas_pipeline.nas.config import SearchConfig
 from tnas_pipeline.nas.methods import SEARCH_METHODS
 
 
-def plan_search(budget_ms: float, *, device: str = "cpu", scale: int | None = None,
+def plan_search(budget_ms: float, *, target: str = "cpu", scale: int | None = None,
                 space: str | None = None, relaxation: str = "sparsestmax",
                 evolve_rounds: int = 1, ops: Sequence[str] | None = None,
                 data: Sequence[str | Path] = (), val_data: Sequence[str | Path] = (),
                 bring_up: str | None = "profile",
                 progress: bool = True, **options: Any) -> tuple[SearchConfig, LatencyTable]:
-    """The configuration and table of a new search under ``budget_ms`` on ``device``.
+    """The configuration and table of a new search under ``budget_ms`` on ``target`` (``cpu``,
+    ``jetson`` or a table file).
 
     ``options`` are further :class:`SearchConfig` fields (``iters``, ``minutes``, ``seed``, …).
     Raises :class:`UserError` for a combination that cannot run, before anything is measured
@@ -38,7 +38,7 @@ def plan_search(budget_ms: float, *, device: str = "cpu", scale: int | None = No
         raise UserError(f"--space {space} is a single-path space; drop --space, or "
                         f"{'--evolve-rounds' if evolve_rounds > 1 else '--relaxation'}")
     space_name = "pool" if evolve_rounds > 1 else (space or method.space)
-    lut = table_for_budget(device, scale, space_name, budget_ms, bring_up,
+    lut = table_for_budget(target, scale, space_name, budget_ms, bring_up,
                            progress=progress)
     space_scale = int(scale) if scale else int(lut.data["scale"])
     lut.require_compatible(lut.space.with_scale(space_scale))
@@ -52,8 +52,3 @@ def plan_search(budget_ms: float, *, device: str = "cpu", scale: int | None = No
         **options)
     return cfg, lut
 
-
-def default_output(budget_ms: float) -> Path:
-    """``runs/search-<budget>ms-<date>-<time>``: a new folder for every search."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(f"runs/search-{budget_ms:g}ms-{stamp}")

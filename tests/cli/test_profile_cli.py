@@ -38,6 +38,27 @@ def test_check_json(cpu_lut):
     assert out["networks"] == 5 and out["by_source"]["fit"]["networks"] == 2
 
 
+def test_check_plot_draws_predicted_against_measured(cpu_lut, tmp_path):
+    plot = tmp_path / "plots" / "check.png"
+    res = invoke("profile", "--check", cpu_lut, "--networks", 3, "--fit-networks", 2,
+                 "--plot", plot)
+    assert res.exit_code == 0, res.output
+    assert f"plot: {plot}" in res.output and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_table_without_o_goes_to_the_user_data_directory(tmp_path, monkeypatch):
+    """profile never writes hardware_profiles/ into the folder it runs from."""
+    from tnas_pipeline.profiling import PROFILES_ENV
+
+    monkeypatch.setenv(PROFILES_ENV, str(tmp_path / "user-data"))
+    monkeypatch.chdir(tmp_path)
+    res = invoke("profile", "--estimate", "jetson-orin-nano", "--precision", "fp16")
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in (tmp_path / "user-data").iterdir()] == [
+        "jetson-orin-nano-fp16-x2-1280x720.json"]
+    assert not (tmp_path / "hardware_profiles").exists()
+
+
 def test_info_and_resume_of_a_complete_table(cpu_lut):
     res = invoke("profile", "--info", cpu_lut)
     assert res.exit_code == 0 and "reachable latency" in res.output

@@ -110,3 +110,33 @@ def test_output_folder_that_is_a_file(tmp_path):
     run = make_run(tmp_path / "run")
     (tmp_path / "file").write_text("x")
     assert_user_error(invoke("export", "--run", run, "-o", tmp_path / "file"), "is a file")
+
+
+def test_export_into_a_run_another_command_is_writing_is_refused(tmp_path):
+    """export claims the run directory like train and search: a second writer gets exit 2."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.export.conftest import make_run
+
+    run = make_run(tmp_path / "run")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from tnas_pipeline.run_lock import claim_run\n"
+         f"with claim_run({str(run)!r}, 'train', resume=True):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = invoke("export", "--run", run)
+        assert res.exit_code == 2 and "in use by another tnas-pipeline process" in res.output
+        assert f"PID {holder.pid}" in res.output
+        assert not (run / "export").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert invoke("export", "--run", run).exit_code == 0  # the kernel dropped the dead lock
