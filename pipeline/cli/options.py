@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from tnas_pipeline.cli.common import MINUTES, POSITIVE, SEED, THREADS
+from tnas_pipeline.cli.common import MINUTES, POSITIVE, RUN_DIR, SEED, THREADS
 
 no_progress_option = click.option("--no-progress", is_flag=True,
                                   help="No progress bars (they draw only on a terminal anyway).")
@@ -39,3 +39,12 @@ def minutes_option(what: str = "training steps", default: float | None = None) -
 def scale_option(help_text: str, default: str | None = None) -> click.option:
     return click.option("--scale", type=click.Choice(["2", "3", "4"]), default=default,
                         show_default=default is not None, help=help_text)
+
+
+def run_dir_option(default: str, fixed_default: bool = False) -> click.option:
+    """``-o/--output``, the run directory a command writes (created, claimed while it writes):
+    ``default`` is the path itself when ``fixed_default``, else how the default is named."""
+    if fixed_default:
+        return click.option("-o", "--output", type=RUN_DIR, default=default, show_default=True,
+                            help="Run directory.")
+    return click.option("-o", "--output", type=RUN_DIR, help=f"Run directory [default: {default}].")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tnas_pipeline.cli.common import echo_json, json_option
+from tnas_pipeline.cli.common import OutputPath, echo_json, json_option
 
 
 @click.command()
@@ -12,7 +12,7 @@ from tnas_pipeline.cli.common import echo_json, json_option
 @click.option("--arena", type=click.Path(path_type=str),
               help="An arena results file (bench/results/arena.json) to plot with the runs.")
 @click.option("-o", "--output", default="report", show_default=True,
-              type=click.Path(path_type=str), help="Folder for the plots and the tables.")
+              type=OutputPath("dir"), help="Folder for the plots and the tables.")
 @json_option
 def report(runs, arena, output, as_json) -> None:
     """Plot what runs achieved: PSNR against measured latency (with the Pareto front and the

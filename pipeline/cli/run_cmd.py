@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from tnas_pipeline.cli.common import (
-    OutputPath,
     bring_up_option,
     data_option,
     echo_json,
@@ -20,6 +18,7 @@ from tnas_pipeline.cli.options import (
     no_progress_option,
     overwrite_option,
     resume_option,
+    run_dir_option,
     seed_option,
     threads_option,
     val_data_option,
@@ -47,8 +46,7 @@ from tnas_pipeline.cli.options import (
               help="Trust the table alone: do not time the fitted network here and refit.")
 @seed_option
 @threads_option()
-@click.option("-o", "--output", default="runs/main", show_default=True,
-              type=OutputPath("dir", Path), help="Run directory.")
+@run_dir_option("runs/main", fixed_default=True)
 @resume_option("run")
 @overwrite_option
 @no_progress_option

@@ -12,7 +12,6 @@ from tnas_pipeline.cli.common import (
     COUNT,
     NON_NEGATIVE,
     PATCH,
-    RUN_DIR,
     bring_up_option,
     data_option,
     echo_json,
@@ -25,6 +24,7 @@ from tnas_pipeline.cli.options import (
     no_progress_option,
     overwrite_option,
     resume_option,
+    run_dir_option,
     scale_option,
     seed_option,
     threads_option,
@@ -112,8 +112,7 @@ def _method_names() -> list[str]:
 @click.option("--torch-device", default="cpu", show_default=True,
               type=click.Choice(["cpu", "cuda", "auto"]),
               help="Where PyTorch trains the supernet (not the target device).")
-@click.option("-o", "--output", type=RUN_DIR,
-              help="Run directory [default: runs/search-<budget>ms-<time>].")
+@run_dir_option("runs/search-<budget>ms-<time>")
 @resume_option("search run")
 @overwrite_option
 @no_progress_option

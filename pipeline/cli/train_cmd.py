@@ -12,7 +12,6 @@ from tnas_pipeline.cli.common import (
     LEARNING_RATE,
     PATCH,
     POSITIVE,
-    RUN_DIR,
     data_option,
     device_option,
     echo_json,
@@ -25,6 +24,7 @@ from tnas_pipeline.cli.options import (
     no_progress_option,
     overwrite_option,
     resume_option,
+    run_dir_option,
     scale_option,
     seed_option,
     threads_option,
@@ -70,8 +70,7 @@ def resolve_architecture(model: str, scale: int | None):
 @seed_option
 @threads_option()
 @device_option
-@click.option("-o", "--output", type=RUN_DIR,
-              help="Run directory [default: runs/<model>-x<scale>-<time>].")
+@run_dir_option("runs/<model>-x<scale>-<time>")
 @resume_option()
 @overwrite_option
 @no_progress_option
