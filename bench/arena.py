@@ -81,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--device", default="cpu", help="training device (cpu, cuda); latency is "
                     "always measured on this machine's CPU")
     ap.add_argument("--threads", type=int, default=2, help="PyTorch threads for training")
+    ap.add_argument("--search-fraction", type=float, default=None,
+                    help="share of a searched family's steps spent in the supernet (default: "
+                         "the search's own, 0.4); an ablation, best with --tag and --out")
     ap.add_argument("--tag", default="", help="results name suffix: arena_TAG.json")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "arena")
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results")
@@ -230,7 +233,8 @@ def nas_config(family: str, budget: float, seed: int, lut, data, args):
                         arch_lr=0.0 if frozen else SearchConfig.arch_lr,
                         depth_lr=0.0 if frozen else SearchConfig.depth_lr,
                         check_on_device=True, val_every=max(args.iters // 4, 1),
-                        device=args.device, threads=args.threads)
+                        device=args.device, threads=args.threads,
+                        search_fraction=args.search_fraction or SearchConfig.search_fraction)
 
 
 def run_nas(family: str, budget: float, seed: int, run: Path, lut, data, args) -> dict[str, Any]:
