@@ -12,13 +12,12 @@
 
 Every function writes what its command writes (a run directory, a table), raises
 :class:`tnas_pipeline.UserError` with a one-line message for bad input, and logs through the
-``tnas_pipeline`` logger (nothing is printed). Progress bars are shown only on a terminal unless
-``progress`` says otherwise.
+``tnas_pipeline`` logger (nothing is printed). Progress bars are drawn only on a terminal, and
+not at all with ``progress=False``.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +28,6 @@ from torch import nn
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.latency.lut import LatencyTable
 from tnas_pipeline.networks.architecture import Architecture
-
-log = logging.getLogger("tnas_pipeline")
-
-
-def _progress(progress: bool | None) -> bool:
-    return sys.stderr.isatty() if progress is None else progress
 
 
 def _budget(latency_budget: float | str) -> float:
@@ -107,7 +100,7 @@ class Run:
 
 def profile(device: str = "cpu", *, space: str = "default", scale: int = 2,
             output: str | Path | None = None, resume: bool = False,
-            progress: bool | None = None, **options: Any) -> LatencyTable:
+            progress: bool = True, **options: Any) -> LatencyTable:
     """Measure ``device`` into a latency table, as ``tnas-pipeline profile`` does.
 
     ``options`` are those of :func:`tnas_pipeline.profiling.profile_device` (``runtime``,
@@ -116,7 +109,7 @@ def profile(device: str = "cpu", *, space: str = "default", scale: int = 2,
     from tnas_pipeline.profiling import profile_device
 
     return profile_device(device, space=space, scale=scale, output=output, resume=resume,
-                          progress=_progress(progress), **options)
+                          progress=progress, **options)
 
 
 def search(latency_budget: float | str, *, device: str = "cpu", output: str | Path | None = None,
@@ -124,7 +117,7 @@ def search(latency_budget: float | str, *, device: str = "cpu", output: str | Pa
            data: list[str | Path] | tuple = (), val_data: list[str | Path] | tuple = (),
            iters: int | None = None, minutes: float | None = None, resume: bool = False,
            overwrite: bool = False, bring_up: str = "profile", torch_device: str = "cpu",
-           progress: bool | None = None, **options: Any) -> SearchResult:
+           progress: bool = True, **options: Any) -> SearchResult:
     """Search a network under ``latency_budget`` (ms, or a string such as ``"30ms"``) on
     ``device`` (``cpu``, ``jetson`` or a table file), fit it, fine-tune it.
 
@@ -147,11 +140,11 @@ def search(latency_budget: float | str, *, device: str = "cpu", output: str | Pa
         cfg, lut = plan_search(budget_ms, target=device, space=space, relaxation=relaxation,
                                data=data, val_data=val_data,
                                bring_up=bring_up if device == "cpu" else None,
-                               progress=_progress(progress), iters=iters, minutes=minutes,
+                               progress=progress, iters=iters, minutes=minutes,
                                device=torch_device, **options)
     out = Path(output) if output else default_run_dir(f"search-{budget_ms:g}ms")
     summary = run_search(cfg, lut, out, resume=resume, overwrite=overwrite,
-                         progress=_progress(progress), argv=sys.argv)
+                         progress=progress, argv=sys.argv)
     arch = Architecture.load(out / "arch.json")
     return SearchResult(run=out, arch=arch, budget_ms=summary["budget_ms"],
                         predicted_ms=summary["predicted_ms"], psnr_y=summary["psnr_y"],
@@ -160,14 +153,14 @@ def search(latency_budget: float | str, *, device: str = "cpu", output: str | Pa
 
 def export(run: str | Path, *, precision: str = "fp32", fmt: str = "onnx",
            output_size: tuple[int, int] | None = None, out_dir: str | Path | None = None,
-           progress: bool | None = None) -> ExportResult:
+           progress: bool = True) -> ExportResult:
     """Export a run's network to ONNX (and with ``fmt="trt"`` a TensorRT engine), checked
     against PyTorch before anything is written."""
     from tnas_pipeline.deploy.exporter import ExportRequest, export_run
 
     req = ExportRequest(run=Path(run), fmt=fmt, precision=precision, output_size=output_size,
                         out_dir=Path(out_dir) if out_dir else None)
-    manifest = export_run(req, argv=sys.argv, progress=_progress(progress))
+    manifest = export_run(req, argv=sys.argv, progress=progress)
     folder = Path(out_dir) if out_dir else Path(run) / "export"
     return ExportResult(out_dir=folder, artifacts=[folder / a["file"] for a in
                                                    manifest["artifacts"]],
@@ -177,13 +170,13 @@ def export(run: str | Path, *, precision: str = "fp32", fmt: str = "onnx",
 
 def validate(run: str | Path, *, artifact: str | Path | None = None,
              data: list[str | Path] | tuple = (), device: str = "cpu", rounds: int = 3,
-             progress: bool | None = None) -> ValidationResult:
+             progress: bool = True) -> ValidationResult:
     """Check an exported artifact: PSNR on benchmark images, latency here against the table's
     prediction and the run's budget."""
     from tnas_pipeline.deploy.validation import validate_run
 
     report = validate_run(run, artifact, [Path(d) for d in data], device=device, rounds=rounds,
-                          argv=sys.argv, progress=_progress(progress))
+                          argv=sys.argv, progress=progress)
     lat = report.get("latency_ms") or {}
     return ValidationResult(passed=bool(report["pass"]), latency_ms=lat.get("median"),
                             budget_use=report.get("budget_use"), psnr_y=report["psnr_y"],
@@ -192,7 +185,7 @@ def validate(run: str | Path, *, artifact: str | Path | None = None,
 
 def run(latency_budget: float | str | None = None, *, output: str | Path = "runs/main",
         device: str = "cpu", minutes: float | None = 8.0, iters: int | None = None,
-        resume: bool = False, overwrite: bool = False, progress: bool | None = None,
+        resume: bool = False, overwrite: bool = False, progress: bool = True,
         **options: Any) -> RunResult:
     """The main job: this device's table, a search under the budget, ONNX export, validation.
 
@@ -204,7 +197,7 @@ def run(latency_budget: float | str | None = None, *, output: str | Path = "runs
                   iters=iters,
                   budget_ms=_budget(latency_budget) if latency_budget is not None else None,
                   **options)
-    s = run_main_job(job, resume=resume, overwrite=overwrite, progress=_progress(progress),
+    s = run_main_job(job, resume=resume, overwrite=overwrite, progress=progress,
                      argv=sys.argv)
     lat = s.get("latency_ms") or {}
     return RunResult(passed=bool(s["pass"]), verdict=s["verdict"], run=Path(s["run"]),

@@ -1,9 +1,9 @@
 """Atomic file writes: a temp file in the same folder, fsync, then rename.
 
 A reader never sees a half-written file, and an interrupted run leaves the previous version intact.
-The temp file is ``.NAME.XXXXXXXX.tmp`` (:func:`temp_pattern` matches it: a run clears the
-stale ones a killed writer left); it gets the mode a plainly created file would (``0o666`` less
-the umask), not ``mkstemp``'s 0600.
+The temp file is ``.NAME.<8 random characters>.tmp`` (:func:`temp_pattern` matches it: a run
+clears the stale ones a killed writer left); it gets the mode a plainly created file would
+(``0o666`` less the umask), not ``mkstemp``'s 0600.
 """
 
 from __future__ import annotations

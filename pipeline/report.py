@@ -46,11 +46,16 @@ def run_record(path: Path) -> dict[str, Any] | None:
     return record
 
 
-def arena_points(path: Path, eval_set: str) -> tuple[list[Point], list[float], str]:
-    """Every measured model of an arena results file, its budgets, and its CPU."""
+def read_arena(path: Path) -> dict[str, Any]:
+    """An arena results file, or a one-line error."""
     doc = _read(path)
     if not isinstance(doc, dict) or "budgets" not in doc:
         raise UserError(f"{path}: not an arena results file (bench/results/arena.json)")
+    return doc
+
+
+def arena_points(doc: dict[str, Any], eval_set: str) -> tuple[list[Point], list[float], str]:
+    """Every measured model of an arena results file, its budgets, and its CPU."""
     points = [Point(f"arena: {m['family']}", m["name"], m["measured_ms"], m["psnr_y"][eval_set])
               for b in doc["budgets"] for m in b["models"]
               if m.get("measured_ms") and eval_set in (m.get("psnr_y") or {})]
@@ -77,6 +82,7 @@ def build_report(paths: list[str | Path], out: str | Path, arena: str | Path | N
         runs.extend(found)
     if not runs and arena is None:
         raise UserError("nothing to report: pass run directories or --arena FILE")
+    arena_doc = read_arena(Path(arena)) if arena is not None else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Any] = {"out": str(out), "runs": len(runs), "plots": []}
@@ -88,8 +94,8 @@ def build_report(paths: list[str | Path], out: str | Path, arena: str | Path | N
         budgets = sorted({v["budget_ms"] for r in runs if (v := r["validated"])
                           and v.get("budget_ms")})
         title = f"PSNR-Y on {eval_set} against measured latency"
-        if arena is not None:
-            a_points, a_budgets, cpu = arena_points(Path(arena), eval_set)
+        if arena_doc is not None:
+            a_points, a_budgets, cpu = arena_points(arena_doc, eval_set)
             points += a_points
             budgets = sorted({*budgets, *a_budgets})
             title += f"\narena on {cpu}" if cpu else ""

@@ -13,6 +13,24 @@ from tnas_pipeline.networks import Architecture, Cell, Layer, Upsampler
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def stop_search_at_step(monkeypatch, step: int = 3):
+    """Make the search stop (as after Ctrl-C) in its ``step``-th weight step; returns the
+    original step, to put back."""
+    from tnas_pipeline.nas import searcher as S
+
+    calls = {"n": 0}
+    original = S.Searcher._weight_step
+
+    def interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == step:
+            self.stop_requested = True
+        return original(self)
+
+    monkeypatch.setattr(S.Searcher, "_weight_step", interrupt)
+    return original
+
+
 def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A natural-ish uint8 RGB image: upsampled noise, so SR has structure to learn."""
     small = rng.integers(0, 256, size=(max(2, h // 8), max(2, w // 8), 3), dtype=np.uint8)

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.cli.test_cli import assert_user_error
+from tests.conftest import stop_search_at_step
 from tnas_pipeline.cli.main import cli
 
 
@@ -52,18 +53,7 @@ def test_resume_of_a_train_run_is_refused(tmp_path, tiny_arch, image_folder, tab
 
 
 def test_an_interrupted_run_names_run_and_is_continued_by_it(tmp_path, table, monkeypatch):
-    from tnas_pipeline.nas import searcher as S
-
-    calls = {"n": 0}
-    original = S.Searcher._weight_step
-
-    def interrupt_at_three(self):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            self.stop_requested = True
-        return original(self)
-
-    monkeypatch.setattr(S.Searcher, "_weight_step", interrupt_at_three)
+    stop_search_at_step(monkeypatch)
     out = tmp_path / "main"
     res = invoke(*job_args(table, out))
     assert res.exit_code == 130, res.output

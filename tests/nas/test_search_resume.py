@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from tests.cli.test_cli import assert_user_error
+from tests.conftest import stop_search_at_step
 from tests.nas.test_search_run import invoke, search_args, unseen_cpu  # noqa: F401 (fixture)
 from tnas_pipeline.errors import UserError
 from tnas_pipeline.io_utils import file_sha256
@@ -19,18 +20,7 @@ from tnas_pipeline.run_dir import RunDir
 @pytest.fixture
 def stop_at_third_step(monkeypatch):
     """The search stops (as after Ctrl-C) in its third weight step; undo() lets it run."""
-    from tnas_pipeline.nas import searcher as S
-
-    calls = {"n": 0}
-    original = S.Searcher._weight_step
-
-    def interrupt_at_three(self):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            self.stop_requested = True
-        return original(self)
-
-    monkeypatch.setattr(S.Searcher, "_weight_step", interrupt_at_three)
+    stop_search_at_step(monkeypatch)
     return monkeypatch
 
 

@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from tests.cli.test_cli import assert_user_error
+from tests.conftest import stop_search_at_step
 from tnas_pipeline.cli.main import cli
 from tnas_pipeline.latency.resolve import resolve_profile
 from tnas_pipeline.nas.config import SearchConfig
@@ -106,16 +107,7 @@ def test_interrupted_search_resumes(tmp_path, image_folder, monkeypatch):
     from tnas_pipeline.nas import searcher as S
 
     out = tmp_path / "run"
-    calls = {"n": 0}
-    original = S.Searcher._weight_step
-
-    def interrupt_at_three(self):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            self.stop_requested = True
-        return original(self)
-
-    monkeypatch.setattr(S.Searcher, "_weight_step", interrupt_at_three)
+    original = stop_search_at_step(monkeypatch)
     res = invoke(search_args(image_folder, out, "--iters", "12"))
     assert res.exit_code == 130 and f"tnas-pipeline search --resume -o {out}" in res.stderr
     ck = torch.load(out / "search" / "checkpoint.pt", weights_only=True)
